@@ -1,0 +1,27 @@
+default_scope = 'pmu'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # save_best='auto' keeps the checkpoint with the best first validation metric (F1)
+    checkpoint=dict(
+        type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='auto', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+custom_hooks = [dict(type='CurvePlotHook', interval=10)]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # 'auto': tools/train.py picks nccl when CUDA is there, gloo otherwise
+    dist_cfg=dict(backend='auto'))
+# Batches without any image leave the cross-attention unused.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=42)

@@ -1,0 +1,9 @@
+# PROMU fusion, bert-vit on twitter2017 (base variant).
+_base_ = [
+    '../_base_/models/mner_promu_base.py', '../_base_/datasets/twitter2017.py',
+    '../_base_/schedules/adamw_10e.py', '../_base_/default_runtime.py'
+]
+model = dict(tags=_base_.tags)
+train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
+test_dataloader = val_dataloader

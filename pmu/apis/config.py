@@ -1,0 +1,36 @@
+"""The few config adjustments the tools make, kept here where tests reach them."""
+import torch
+from mmengine.config import Config
+
+
+def resolve_dist_backend(cfg: Config) -> None:
+    """``dist_cfg.backend='auto'``: nccl when CUDA is available, gloo otherwise."""
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    if dist_cfg.get('backend', 'auto') == 'auto':
+        dist_cfg['backend'] = 'nccl' if torch.cuda.is_available() else 'gloo'
+
+
+def prepare_train_config(cfg: Config, amp: bool = False, resume=None) -> Config:
+    resolve_dist_backend(cfg)
+    if amp:
+        # bf16 needs no loss scaling and runs on CPU as well as recent GPUs.
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume:
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg
+
+
+def prepare_test_config(cfg: Config, checkpoint: str, out=None) -> Config:
+    resolve_dist_backend(cfg)
+    cfg.load_from = checkpoint
+    if out:
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
+            else [cfg.test_evaluator]
+        for ev in evaluators:
+            ev['out_file'] = out
+    return cfg

@@ -1,0 +1,3 @@
+from .curves import CurvePlotHook
+
+__all__ = ['CurvePlotHook']

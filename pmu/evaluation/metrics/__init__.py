@@ -1,0 +1,3 @@
+from .ner_metric import SeqevalNERMetric
+
+__all__ = ['SeqevalNERMetric']

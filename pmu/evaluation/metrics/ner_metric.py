@@ -1,0 +1,81 @@
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from pmu.datasets.truncation import entity_spans
+from pmu.registry import METRICS
+
+
+@METRICS.register_module()
+class SeqevalNERMetric(BaseMetric):
+    """Strict entity-level precision, recall and F1 (seqeval, IOB2), micro and per type.
+
+    Scored over the original words of each sentence: words cut off by
+    sub-word truncation count as predicted ``O``.
+
+    Args:
+        out_file: if set, write the predictions as CoNLL
+            (``IMGID:<id>`` then ``word<TAB>gold<TAB>pred``).
+        prefix: metric names become ``<prefix>/f1``, ``<prefix>/PER/f1``, ...
+    """
+
+    default_prefix = 'ner'
+
+    def __init__(self,
+                 out_file: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.out_file = out_file
+
+    def process(self, data_batch, data_samples: Sequence) -> None:
+        for s in data_samples:
+            self.results.append(
+                dict(
+                    img_id=s.get('img_id'),
+                    words=s.get('words'),
+                    gold=list(s['gt_tags']),
+                    pred=list(s['pred_tags']),
+                    word_ids=list(s.get('word_ids'))))
+
+    def compute_metrics(self, results: list) -> dict:
+        gold = [r['gold'] for r in results]
+        pred = [r['pred'] for r in results]
+        report = classification_report(
+            gold, pred, mode='strict', scheme=IOB2, output_dict=True, zero_division=0)
+        micro = report['micro avg']
+        # f1 first: save_best='auto' keeps the checkpoint with the best first metric
+        metrics = dict(f1=micro['f1-score'], precision=micro['precision'], recall=micro['recall'])
+        for name, row in report.items():
+            if not name.endswith(' avg'):
+                for k, short in (('precision', 'precision'), ('recall', 'recall'),
+                                 ('f1-score', 'f1'), ('support', 'support')):
+                    metrics[f'{name}/{short}'] = row[k]
+        metrics = {k: round(v * 100, 2) if not k.endswith('support') else int(v)
+                   for k, v in metrics.items()}
+        truncated = sum(
+            1 for r in results for _, s, e in entity_spans(r['gold'])
+            if any(r['word_ids'][i] < 0 for i in range(s, e)))
+        if truncated:
+            print_log(f'{truncated} gold entities lost words to truncation (predicted O)',
+                      logger=MMLogger.get_current_instance())
+        if self.out_file:
+            self._write_conll(results)
+        return metrics
+
+    def _write_conll(self, results) -> None:
+        os.makedirs(osp.dirname(osp.abspath(self.out_file)), exist_ok=True)
+        with open(self.out_file, 'w', encoding='utf-8') as f:
+            for r in results:
+                if r['img_id'] is not None:
+                    f.write(f'IMGID:{r["img_id"]}\n')
+                for w, g, p in zip(r['words'], r['gold'], r['pred']):
+                    f.write(f'{w}\t{g}\t{p}\n')
+                f.write('\n')
+        print_log(f'predictions written to {self.out_file} (word, gold, predicted)',
+                  logger=MMLogger.get_current_instance())

@@ -1,0 +1,5 @@
+from .data_preprocessors import *  # noqa: F401,F403
+from .encoders import *  # noqa: F401,F403
+from .extractors import *  # noqa: F401,F403
+from .fusion import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403

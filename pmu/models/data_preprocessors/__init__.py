@@ -1,0 +1,3 @@
+from .multimodal import MultimodalDataPreprocessor
+
+__all__ = ['MultimodalDataPreprocessor']

@@ -1,0 +1,54 @@
+from typing import Optional, Sequence
+
+import torch
+from mmengine.model import BaseDataPreprocessor
+
+from pmu.registry import MODELS
+
+
+@MODELS.register_module()
+class MultimodalDataPreprocessor(BaseDataPreprocessor):
+    """Pads sub-word ids, normalises the images that exist, moves to device.
+
+    Output ``inputs``:
+        ``input_ids`` / ``attention_mask``: ``[B, L]``.
+        ``images``: ``[N, 3, H, W]`` float, only for the ``N`` samples that have
+        an image (``None`` when no sample of the batch has one).
+        ``has_image``: ``[B]`` bool, which samples those are.
+
+    Args:
+        pad_token_id: the tokenizer's pad id (0 for BERT vocabularies).
+        mean, std: per-channel image normalisation, in 0-255 units.
+    """
+
+    def __init__(self,
+                 pad_token_id: int = 0,
+                 mean: Sequence[float] = (127.5, 127.5, 127.5),
+                 std: Sequence[float] = (127.5, 127.5, 127.5),
+                 non_blocking: bool = False):
+        super().__init__(non_blocking)
+        self.pad_token_id = pad_token_id
+        self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), False)
+        self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), False)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        inputs = data['inputs']
+        ids: Sequence[torch.Tensor] = inputs['input_ids']
+        input_ids = torch.nn.utils.rnn.pad_sequence(
+            list(ids), batch_first=True, padding_value=self.pad_token_id)
+        lengths = torch.tensor([len(x) for x in ids])
+        attention_mask = (torch.arange(input_ids.shape[1])[None] < lengths[:, None]).long()
+        imgs = inputs.get('img') or [None] * len(ids)
+        has_image = torch.tensor([im is not None for im in imgs], dtype=torch.bool)
+        images: Optional[torch.Tensor] = None
+        if has_image.any():
+            images = torch.stack([im for im in imgs if im is not None])
+        out = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            has_image=has_image,
+            images=images)
+        out = self.cast_data(out)
+        if out['images'] is not None:
+            out['images'] = (out['images'].float() - self.mean) / self.std
+        return dict(inputs=out, data_samples=data.get('data_samples'))

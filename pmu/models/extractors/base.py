@@ -1,0 +1,68 @@
+"""What MNER and MRE share: encoders, fusion, and loading a pre-training checkpoint."""
+from typing import Optional
+
+import torch
+from mmengine.model import BaseModel
+
+from pmu.engine.checkpoint import load_mapped_checkpoint
+from pmu.registry import MODELS
+
+
+class MultimodalExtractor(BaseModel):
+    """Text encoder + (optional) visual encoder + fusion.
+
+    Args:
+        text_encoder: e.g. ``HFTextEncoder``.
+        fusion: e.g. ``PromuFusion`` (``hidden``/``visual_channels`` are filled
+            in from the encoders when left out) or ``TextOnlyFusion``.
+        visual_encoder: ``None`` for a text-only model.
+        pretrained: ``dict(checkpoint=..., key_map={...})``: initialise from a
+            pmu pre-training checkpoint, with the keys renamed by prefix (see
+            :func:`pmu.engine.checkpoint.load_mapped_checkpoint`).
+    """
+
+    def __init__(self,
+                 text_encoder: dict,
+                 fusion: dict,
+                 visual_encoder: Optional[dict] = None,
+                 pretrained: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg=None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.text_encoder = MODELS.build(text_encoder)
+        self.visual_encoder = MODELS.build(visual_encoder) if visual_encoder else None
+        fusion = dict(fusion)
+        if fusion['type'] not in ('TextOnlyFusion', ) and self.visual_encoder is not None:
+            fusion.setdefault('hidden', self.text_encoder.hidden_size)
+            fusion.setdefault('visual_channels', self.visual_encoder.out_channels)
+        self.fusion = MODELS.build(fusion)
+        self.pretrained = pretrained
+
+    @property
+    def hidden_size(self) -> int:
+        return self.text_encoder.hidden_size
+
+    def init_weights(self):
+        super().init_weights()
+        if self.pretrained:
+            load_mapped_checkpoint(self, **self.pretrained)
+
+    def extract_feat(self, inputs: dict) -> torch.Tensor:
+        """Fused sub-word states ``[B, L, D]``."""
+        text = self.text_encoder(inputs['input_ids'], inputs['attention_mask'])
+        visual = None
+        has_image = inputs['has_image']
+        if self.visual_encoder is not None and inputs.get('images') is not None:
+            feats = self.visual_encoder(inputs['images'])  # [N, T, C], N = has_image.sum()
+            visual = feats.new_zeros((len(has_image), ) + feats.shape[1:])
+            visual[has_image] = feats
+        return self.fusion(text, inputs['attention_mask'], visual, has_image)
+
+    def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise RuntimeError(f"Invalid mode {mode!r}: use 'loss', 'predict' or 'tensor'")

@@ -1,0 +1,3 @@
+from .promu import CrossModalLayer, PromuFusion, TextOnlyFusion
+
+__all__ = ['CrossModalLayer', 'PromuFusion', 'TextOnlyFusion']

@@ -1,0 +1,3 @@
+from .crf_head import CRFTaggingHead
+
+__all__ = ['CRFTaggingHead']

@@ -1,0 +1,3 @@
+from .data_sample import PMUDataSample
+
+__all__ = ['PMUDataSample']

@@ -1,0 +1,47 @@
+"""Train a pmu model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume] ...``."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a pmu model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from the latest checkpoint in the work dir, or from the given one')
+    parser.add_argument('--amp', action='store_true', help='mixed precision (bf16 on CPU)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. train_cfg.max_epochs=3 model.head.dropout=0.2')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher; use pytorch under torchrun')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main():
+    args = parse_args()
+    import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints on resume)
+    from pmu.apis.config import prepare_train_config
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    prepare_train_config(cfg, amp=args.amp, resume=args.resume)
+    Runner.from_cfg(cfg).train()
+
+
+if __name__ == '__main__':
+    main()

@@ -34,6 +34,9 @@ def main():
 
     from pmu.pseudo_labels.prepare import prepare
     prepare(cfg, work_dir, resume=args.resume, launcher=args.launcher)
+    if args.launcher == 'pytorch':
+        import torch.distributed as dist
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':

@@ -35,15 +35,20 @@ class CaptionFileError(ValueError):
 class _CaptionPairs(BaseDataset):
     """Shared parts: data root resolution and the bad-entry policy."""
 
-    def __init__(self, ann_file: str, data_root: Optional[str] = None, data_prefix: dict = dict(img=''),
+    def __init__(self, ann_file: str, data_root: Optional[str] = None, data_prefix: Optional[dict] = None,
                  on_bad_line: str = 'skip', **kwargs):
         if on_bad_line not in ('skip', 'raise'):
             raise ValueError(f"on_bad_line must be 'skip' or 'raise', not {on_bad_line!r}")
         self.on_bad_line = on_bad_line
         self.skipped = Counter()
         self.skipped_examples: List[str] = []
-        super().__init__(ann_file=ann_file, data_root=find_data_root(data_root), data_prefix=data_prefix,
-                         **kwargs)
+        # Without an image prefix, JSONL and NewsCLIPpings resolve images next to their files.
+        self.img_prefix_given = bool(data_prefix and data_prefix.get('img'))
+        super().__init__(ann_file=ann_file, data_root=find_data_root(data_root),
+                         data_prefix=data_prefix or dict(img=''), **kwargs)
+
+    def _image_root(self, default: str) -> str:
+        return self.data_prefix['img'] if self.img_prefix_given else default
 
     def _bad(self, where: str, reason: str, detail: str):
         message = f'{where}: {reason}: {detail}'
@@ -111,7 +116,7 @@ class JsonlCaptionPairs(_CaptionPairs):
     """
 
     def load_data_list(self) -> List[dict]:
-        image_root = self.data_prefix.get('img') or osp.dirname(self.ann_file)
+        image_root = self._image_root(osp.dirname(self.ann_file))
         name = osp.basename(self.ann_file)
         pairs = []
         try:
@@ -166,7 +171,7 @@ class NewsClippingsPairs(_CaptionPairs):
         vn_file = self.visual_news_file
         if not osp.isabs(vn_file):
             vn_file = osp.join(self.data_root, vn_file)
-        image_root = self.data_prefix.get('img') or osp.dirname(vn_file)
+        image_root = self._image_root(osp.dirname(vn_file))
         visual_news = {item['id']: item for item in self._read_json(vn_file)}
         pairs = []
         for i, ann in enumerate(self._read_json(self.ann_file)['annotations']):

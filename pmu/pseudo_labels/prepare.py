@@ -52,9 +52,12 @@ def get_rank_world(launcher: str = 'none') -> Tuple[int, int]:
     """``launcher='pytorch'`` joins torch.distributed (gloo, CPU-friendly) as set up by
     torchrun; otherwise ``$RANK``/``$WORLD_SIZE`` select the shard (default 0 of 1)."""
     if launcher == 'pytorch':
-        from mmengine.dist import get_dist_info, init_dist
-        init_dist('pytorch', backend='gloo')
-        return get_dist_info()
+        import torch.distributed as dist
+
+        # Not mmengine.dist.init_dist: it selects a CUDA device, and this step runs on CPU machines.
+        if not dist.is_initialized():
+            dist.init_process_group(backend='gloo', init_method='env://')
+        return dist.get_rank(), dist.get_world_size()
     if launcher != 'none':
         raise ValueError(f"launcher must be 'none' or 'pytorch', not {launcher!r}")
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
@@ -181,7 +184,8 @@ def prepare(cfg: Config, work_dir: str, resume: bool = False, launcher: str = 'n
         detector = DETECTORS.build(cfg.detector)
         extractor = ENTITY_EXTRACTORS.build(cfg.entity_extractor)
         logger.info(f'detector: {detector.name}; entity extractor: {extractor.name}')
-        _run_shard(pairs, todo, detector, extractor, opts, part_file, skip_file, rank, stats, timers, logger)
+        _run_shard(pairs, todo, hi - lo, detector, extractor, opts, part_file, skip_file, rank, stats, timers,
+                   logger)
     elapsed = time.perf_counter() - start
     with open(done_file, 'w') as f:
         json.dump(dict(rank=rank, world_size=world, num_pairs=len(pairs), shard=[lo, hi],
@@ -194,11 +198,14 @@ def prepare(cfg: Config, work_dir: str, resume: bool = False, launcher: str = 'n
     return merge(cfg, work_dir, pairs, index_of, datasets, world, logger)
 
 
-def _run_shard(pairs, todo, detector, extractor, opts, part_file, skip_file, rank, stats, timers, logger):
+def _run_shard(pairs, todo, shard_size, detector, extractor, opts, part_file, skip_file, rank, stats, timers,
+               logger):
     writer, skip_writer = _PartWriter(part_file), _PartWriter(skip_file)
     # image path -> [ImageInput or None, problem or None, Detections or None]
     previous: Dict[str, list] = {}
-    bar = tqdm(total=len(todo), unit='pair', desc=f'prepare[rank {rank}]', disable=rank != 0, dynamic_ncols=True)
+    # The bar counts the whole shard, so a resumed run starts where the killed one stopped.
+    bar = tqdm(total=shard_size, initial=shard_size - len(todo), unit='pair', desc=f'prepare[rank {rank}]',
+               disable=rank != 0, dynamic_ncols=True)
     try:
         for b in range(0, len(todo), opts['batch_size']):
             batch = [pairs[i] for i in todo[b:b + opts['batch_size']]]

@@ -183,6 +183,7 @@ def prepare(cfg: Config, work_dir: str, resume: bool = False, launcher: str = 'n
     if todo:
         detector = DETECTORS.build(cfg.detector)
         extractor = ENTITY_EXTRACTORS.build(cfg.entity_extractor)
+        timers['build_s'] = time.perf_counter() - start
         logger.info(f'detector: {detector.name}; entity extractor: {extractor.name}')
         _run_shard(pairs, todo, hi - lo, detector, extractor, opts, part_file, skip_file, rank, stats, timers,
                    logger)

@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
 from PIL import Image
 from tqdm import tqdm
 
@@ -113,10 +114,17 @@ def _load_image(path: str, max_pixels: int):
     return ImageInput(path, w, h, rgb), None
 
 
+def _build(registry, cfg):
+    # Under pmu's scope: another library (mmdet's APIs) may have left MMEngine's
+    # global default scope pointing at its own registries.
+    with DefaultScope.overwrite_default_scope(registry.scope):
+        return registry.build(cfg)
+
+
 def _build_datasets(cfg_dataset) -> list:
     import pmu.datasets.caption_pairs  # noqa: F401  registers the caption corpora
     cfgs = cfg_dataset if isinstance(cfg_dataset, (list, tuple)) else [cfg_dataset]
-    return [DATASETS.build(c) for c in cfgs]
+    return [_build(DATASETS, c) for c in cfgs]
 
 
 class _PartWriter:
@@ -159,15 +167,21 @@ def prepare(cfg: Config, work_dir: str, resume: bool = False, launcher: str = 'n
         if ds.skipped:
             logger.warning(f'{ds.ann_file}: skipped entries {dict(ds.skipped)}; e.g. {ds.skipped_examples[:3]}')
 
-    # This rank's contiguous shard: pairs of one image stay together.
+    # This rank's contiguous shard: an image's captions stay in one process (except
+    # at a shard boundary), so each image is decoded and detected once.
     lo, hi = len(pairs) * rank // world, len(pairs) * (rank + 1) // world
     tag = f'part-{rank}-of-{world}'
     part_file, skip_file = osp.join(work_dir, f'pairs.{tag}.jsonl'), osp.join(work_dir, f'skipped.{tag}.jsonl')
     done_file = osp.join(work_dir, f'{tag}.done')
     existing = glob.glob(osp.join(work_dir, PART_PATTERN)) + glob.glob(osp.join(work_dir, 'skipped.part-*.jsonl'))
-    if existing and not resume:
-        raise FileExistsError(f'{work_dir} already holds a preparation ({len(existing)} part files); '
-                              'pass --resume to continue it, or choose another --work-dir')
+    if not resume:
+        # The other ranks of this run may already be writing their parts: only our
+        # own parts, or parts of another world size, are left from an earlier run.
+        stale = [p for p in existing if p in (part_file, skip_file) or not p.endswith(f'-of-{world}.jsonl')]
+        if stale:
+            raise FileExistsError(f'{work_dir} already holds a preparation ({stale[0]}, ...); pass --resume to '
+                                  'continue it, or choose another --work-dir')
+        existing = []
     if osp.exists(done_file):
         os.remove(done_file)
     finished = set()
@@ -181,8 +195,8 @@ def prepare(cfg: Config, work_dir: str, resume: bool = False, launcher: str = 'n
     timers = Counter()
     start = time.perf_counter()
     if todo:
-        detector = DETECTORS.build(cfg.detector)
-        extractor = ENTITY_EXTRACTORS.build(cfg.entity_extractor)
+        detector = _build(DETECTORS, cfg.detector)
+        extractor = _build(ENTITY_EXTRACTORS, cfg.entity_extractor)
         timers['build_s'] = time.perf_counter() - start
         logger.info(f'detector: {detector.name}; entity extractor: {extractor.name}')
         _run_shard(pairs, todo, hi - lo, detector, extractor, opts, part_file, skip_file, rank, stats, timers,
@@ -366,6 +380,9 @@ def merge(cfg: Config, work_dir: str, pairs: List[dict], index_of: Dict[str, int
     )
     with open(osp.join(work_dir, 'summary.json'), 'w', encoding='utf-8') as f:
         json.dump(summary, f, ensure_ascii=False, indent=2)
+    if summary['unaccounted']:
+        logger.error(f"{summary['unaccounted']} pairs are neither in pairs.jsonl nor in skipped.jsonl (a shard's "
+                     'parts were deleted after it finished?); rerun with --resume to prepare them')
     level = 'warning' if summary['skipped_pairs'] or dataset_skipped or summary['unaccounted'] else 'info'
     getattr(logger, level)(
         f"merged {len(ordered)} of {len(pairs)} pairs into {osp.join(work_dir, 'pairs.jsonl')}; skipped pairs "

@@ -3,6 +3,7 @@ import os.path as osp
 from typing import List, Optional, Sequence
 
 import numpy as np
+from mmengine.registry import DefaultScope
 
 from pmu.registry import DETECTORS
 from ..structures import Detections
@@ -55,7 +56,8 @@ class MMDetDetector(BaseDetector):
         super().__init__(**kwargs)
         init_detector, self._inference_detector = _import_mmdet_apis()
         self.config, self.checkpoint = mmdet_config_path(config), checkpoint
-        self.model = init_detector(self.config, checkpoint, device=device, cfg_options=cfg_options)
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            self.model = init_detector(self.config, checkpoint, device=device, cfg_options=cfg_options)
         meta_classes = (self.model.dataset_meta or {}).get('classes')
         self.class_names = list(class_names or meta_classes or [])
         if not self.class_names:
@@ -69,7 +71,11 @@ class MMDetDetector(BaseDetector):
         # mmdet's pipelines take ndarray images in mmcv's BGR order.
         arrays = [np.ascontiguousarray(np.asarray(img.image)[..., ::-1]) for img in images]
         results = []
-        for sample in self._inference_detector(self.model, arrays):
+        # mmdet's APIs set MMEngine's global default scope to 'mmdet'; scoping it here
+        # keeps pmu's own registry builds (datasets, extractors) working afterwards.
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            samples = self._inference_detector(self.model, arrays)
+        for sample in samples:
             pred = sample.pred_instances
             results.append(Detections(pred.bboxes.cpu().numpy(), pred.scores.cpu().numpy(),
                                       pred.labels.cpu().numpy(), self.class_names))

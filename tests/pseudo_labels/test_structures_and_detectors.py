@@ -72,6 +72,7 @@ def test_annotation_detector_reads_voc_xml(tmp_path, val_images):
 
 def test_onnx_detector_spec_errors(onnx_model):
     with pytest.raises(ValueError, match='name no box'):
-        DETECTORS.build(dict(type='OnnxDetector', model_path=onnx_model, columns=('a', 'b', 'c', 'd', 'score', 'class')))
+        DETECTORS.build(dict(type='OnnxDetector', model_path=onnx_model,
+                             columns=('a', 'b', 'c', 'd', 'score', 'class')))
     with pytest.raises(FileNotFoundError, match='PMU_MODEL_ROOT'):
         DETECTORS.build(dict(type='OnnxDetector', model_path='no-such-model.onnx'))

@@ -3,3 +3,4 @@ from .loading import LoadImage
 from .tokenization import TokenizeWords, first_subword_index
 
 __all__ = ['LoadImage', 'PackMultimodalInputs', 'TokenizeWords', 'first_subword_index']
+from .markers import ENTITY_MARKERS, InsertEntityMarkers, insert_markers  # noqa: E402,F401

@@ -1,3 +1,4 @@
 from .ner_metric import SeqevalNERMetric
 
 __all__ = ['SeqevalNERMetric']
+from .re_metric import RelationMetric  # noqa: E402,F401

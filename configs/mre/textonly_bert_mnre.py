@@ -1,0 +1,9 @@
+# Text-only bert baseline on MNRE (base variant).
+_base_ = [
+    '../_base_/models/mre_textonly_base.py', '../_base_/datasets/mnre.py',
+    '../_base_/schedules/adamw_10e.py', '../_base_/default_runtime.py'
+]
+model = dict(relations=_base_.relations)
+train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
+test_dataloader = val_dataloader

@@ -1,3 +1,4 @@
-from .config import prepare_test_config, prepare_train_config, resolve_dist_backend
+from .config import (init_cpu_distributed, prepare_test_config, prepare_train_config,
+                     resolve_dist_backend)
 
-__all__ = ['prepare_test_config', 'prepare_train_config', 'resolve_dist_backend']
+__all__ = ['init_cpu_distributed', 'prepare_test_config', 'prepare_train_config', 'resolve_dist_backend']

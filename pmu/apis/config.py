@@ -10,8 +10,26 @@ def resolve_dist_backend(cfg: Config) -> None:
         dist_cfg['backend'] = 'nccl' if torch.cuda.is_available() else 'gloo'
 
 
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start the gloo process group for ``--launcher pytorch`` without CUDA.
+
+    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` first, which a
+    CPU-only torch build cannot do; the runner skips its own initialisation
+    when a process group already exists. DDP on CPU also takes no device ids.
+    """
+    import torch.distributed as dist
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo', init_method='env://')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
 def prepare_train_config(cfg: Config, amp: bool = False, resume=None) -> Config:
     resolve_dist_backend(cfg)
+    init_cpu_distributed(cfg)
     if amp:
         # bf16 needs no loss scaling and runs on CPU as well as recent GPUs.
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -27,6 +45,7 @@ def prepare_train_config(cfg: Config, amp: bool = False, resume=None) -> Config:
 
 def prepare_test_config(cfg: Config, checkpoint: str, out=None) -> Config:
     resolve_dist_backend(cfg)
+    init_cpu_distributed(cfg)
     cfg.load_from = checkpoint
     if out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \

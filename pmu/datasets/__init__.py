@@ -1,3 +1,4 @@
+from .caption_pairs import *  # noqa: F401,F403
 from .transforms import *  # noqa: F401,F403
 from .twitter import DataFormatError, TwitterNERDataset, bio_tags, read_conll
 

@@ -1,0 +1,95 @@
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+
+from pmu.registry import MODELS
+from pmu.datasets.transforms import LoadImage, PackMultimodalInputs, TokenizeWords
+from tests.conftest import MINILM, REPO
+
+LITE = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
+IMAGE = 'mnre/img_org/val/twitter_stream_2018_06_11_24_0_2_194.jpg'
+
+
+@pytest.fixture(scope='module')
+def model():
+    cfg = Config.fromfile(LITE)
+    torch.manual_seed(0)
+    m = MODELS.build(cfg.model)
+    m.init_weights()
+    return m.eval()
+
+
+def _batch(data_root, items):
+    """``items``: (words, tags, has_image) → a collated batch through the real pipeline."""
+    pipeline = [LoadImage(size=(224, 224)), TokenizeWords(MINILM), PackMultimodalInputs()]
+    out = []
+    for i, (words, tags, with_image) in enumerate(items):
+        r = dict(words=words, gt_tags=tags, sample_idx=i,
+                 img_path=osp.join(data_root, IMAGE) if with_image else None,
+                 has_image=with_image)
+        for t in pipeline:
+            r = t(r)
+        out.append(r)
+    return pseudo_collate(out)
+
+
+SENT = (['Kawhi', 'Leonard', 'wins', 'the', 'NBA', 'vote'],
+        ['B-PER', 'I-PER', 'O', 'O', 'B-ORG', 'O'])
+
+
+def test_three_modes(model, data_root):
+    batch = model.data_preprocessor(_batch(data_root, [SENT + (True, ), SENT + (False, )]), True)
+    model.train()
+    losses = model(**batch, mode='loss')
+    assert set(losses) == {'loss_crf'} and torch.isfinite(losses['loss_crf'])
+    losses['loss_crf'].backward()
+    assert model.text_encoder.model.embeddings.word_embeddings.weight.grad.abs().sum() > 0
+    # the image of sample 0 reached the visual encoder
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.fusion.visual_proj.parameters())
+    model.zero_grad()
+    model.eval()
+    with torch.no_grad():
+        emissions = model(**batch, mode='tensor')
+        preds = model(**batch, mode='predict')
+    assert emissions.shape == (2, 6, len(model.tags))
+    for s in preds:
+        assert len(s.pred_tags) == 6 and set(s.pred_tags) <= set(model.tags)
+
+
+def test_sample_without_image_is_masked_not_fed_a_black_image(model, data_root):
+    calls = []
+    hook = model.visual_encoder.register_forward_hook(
+        lambda m, args, out: calls.append(args[0].shape[0]))
+    try:
+        with torch.no_grad():
+            mixed = model.data_preprocessor(
+                _batch(data_root, [SENT + (True, ), SENT + (False, )]), False)
+            alone = model.data_preprocessor(_batch(data_root, [SENT + (False, )]), False)
+            f_mixed = model.extract_feat(mixed['inputs'])
+            f_alone = model.extract_feat(alone['inputs'])
+    finally:
+        hook.remove()
+    # the visual encoder saw exactly one image in the mixed batch and none otherwise
+    assert calls == [1]
+    assert alone['inputs']['images'] is None
+    # the text-only sample gets the same states whether or not its batch has images...
+    torch.testing.assert_close(f_mixed[1], f_alone[0], atol=1e-5, rtol=1e-5)
+    # ...while the image really changes the states of the sample that has one
+    assert (f_mixed[0] - f_mixed[1]).abs().max() > 1e-3
+
+
+def test_text_only_config_has_no_visual_side():
+    cfg = Config.fromfile(osp.join(REPO, 'configs/mner/textonly_minilm_twitter2017.py'))
+    m = MODELS.build(cfg.model)
+    assert m.visual_encoder is None and type(m.fusion).__name__ == 'TextOnlyFusion'
+    assert all(t['type'] != 'LoadImage' for t in cfg.train_dataloader.dataset.pipeline)
+
+
+def test_unavailable_model_names_what_to_do(tmp_path):
+    from pmu.models import HFTextEncoder
+    with pytest.raises(OSError, match=r'(?s)Could not load .*lite\* config'):
+        HFTextEncoder(name_or_path=str(tmp_path / 'no-such-model'))

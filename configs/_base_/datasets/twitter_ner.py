@@ -8,7 +8,7 @@ data_root = None
 
 train_dataloader = dict(
     batch_size=16,
-    num_workers=2,
+    num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
@@ -18,7 +18,7 @@ train_dataloader = dict(
         ann_file=None))
 val_dataloader = dict(
     batch_size=32,
-    num_workers=2,
+    num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     collate_fn=dict(type='pseudo_collate'),

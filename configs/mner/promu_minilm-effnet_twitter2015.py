@@ -1,7 +1,7 @@
 # PROMU fusion, minilm-effnet on twitter2015 (lite variant).
 _base_ = [
     '../_base_/models/mner_promu_lite.py', '../_base_/datasets/twitter2015.py',
-    '../_base_/schedules/adamw_10e.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/adamw_4e.py', '../_base_/default_runtime.py'
 ]
 model = dict(tags=_base_.tags)
 train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))

@@ -1,9 +1,8 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--out FILE]``."""
 import argparse
 import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 
@@ -28,14 +27,9 @@ def parse_args():
 def main():
     args = parse_args()
     import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints)
-    from pmu.apis.config import prepare_test_config
+    from pmu.apis.config import load_tool_config, prepare_test_config
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args)
     prepare_test_config(cfg, checkpoint=args.checkpoint, out=args.out)
     metrics = Runner.from_cfg(cfg).test()
     print(metrics)

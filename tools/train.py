@@ -1,9 +1,8 @@
 """Train a pmu model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume] ...``."""
 import argparse
 import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 
@@ -31,14 +30,9 @@ def parse_args():
 def main():
     args = parse_args()
     import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints on resume)
-    from pmu.apis.config import prepare_train_config
+    from pmu.apis.config import load_tool_config, prepare_train_config
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args)
     prepare_train_config(cfg, amp=args.amp, resume=args.resume)
     Runner.from_cfg(cfg).train()
 

@@ -1,6 +1,19 @@
 """The few config adjustments the tools make, kept here where tests reach them."""
+import os.path as osp
+
 import torch
 from mmengine.config import Config
+
+
+def load_tool_config(args) -> Config:
+    """The config a tool runs: file, ``--cfg-options``, launcher and work dir."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
 
 
 def resolve_dist_backend(cfg: Config) -> None:

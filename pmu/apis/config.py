@@ -40,13 +40,23 @@ def init_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def amp_optim_wrapper(optim_wrapper: dict) -> dict:
+    """``--amp``: bfloat16 where the device has it (CPU, Ampere+), else float16 with loss scaling."""
+    optim_wrapper = dict(optim_wrapper)
+    if not torch.cuda.is_available():
+        optim_wrapper.update(type='AutocastOptimWrapper', dtype='bfloat16', device_type='cpu')
+    elif torch.cuda.is_bf16_supported():
+        optim_wrapper.update(type='AmpOptimWrapper', dtype='bfloat16')
+    else:
+        optim_wrapper.update(type='AmpOptimWrapper', dtype='float16', loss_scale='dynamic')
+    return optim_wrapper
+
+
 def prepare_train_config(cfg: Config, amp: bool = False, resume=None) -> Config:
     resolve_dist_backend(cfg)
     init_cpu_distributed(cfg)
     if amp:
-        # bf16 needs no loss scaling and runs on CPU as well as recent GPUs.
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+        cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
     if resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

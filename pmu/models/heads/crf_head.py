@@ -32,8 +32,11 @@ class CRFTaggingHead(BaseModule):
         self.loss_weight = loss_weight
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        """``[B, W, C]`` word features → ``[B, W, num_tags]`` emissions."""
-        return self.emission(self.dropout(feats))
+        """``[B, W, C]`` word features → ``[B, W, num_tags]`` emissions.
+
+        Always float32: the CRF's log-sum-exp over paths loses too much in bfloat16.
+        """
+        return self.emission(self.dropout(feats)).float()
 
     def loss(self, feats, mask, tags) -> dict:
         """Mean negative log-likelihood over the batch's sentences."""

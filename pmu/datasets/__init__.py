@@ -4,3 +4,4 @@ from .twitter import DataFormatError, TwitterNERDataset, bio_tags, read_conll
 
 __all__ = ['DataFormatError', 'TwitterNERDataset', 'bio_tags', 'read_conll']
 from .mnre import MNREDataset, read_mnre, read_rel2id  # noqa: E402,F401
+from .pretrain import PretrainPairsDataset  # noqa: E402,F401

@@ -3,3 +3,5 @@ from .encoders import *  # noqa: F401,F403
 from .extractors import *  # noqa: F401,F403
 from .fusion import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
+from .losses import *  # noqa: F401,F403
+from .pretrainers import *  # noqa: F401,F403

@@ -25,13 +25,12 @@ def resolve_checkpoint(path: str) -> str:
     if osp.isdir(path):
         marker = osp.join(path, 'last_checkpoint')
         if not osp.exists(marker):
-            raise FileNotFoundError(f'{path} holds no last_checkpoint: train the teacher first '
+            raise FileNotFoundError(f'{path} holds no last_checkpoint: train that model first '
                                     '(docs/pretraining.md) or name its checkpoint file')
         with open(marker) as f:
             path = f.read().strip()
     if not osp.exists(path):
-        raise FileNotFoundError(f'teacher checkpoint {path} not found: train the teacher first '
-                                '(docs/pretraining.md)')
+        raise FileNotFoundError(f'checkpoint {path} not found: train that model first (docs/pretraining.md)')
     return path
 
 
@@ -154,12 +153,17 @@ class SoftLabelHook(Hook):
         teacher_checkpoint: its checkpoint, or its work dir (``last_checkpoint``).
         image_size: ``(w, h)`` of the teacher's input.
         batch_size: images per teacher forward.
+        cache_dir: where labels and prompt features are cached (default
+            ``<work_dir>/soft_labels``); runs may share one, entries are keyed
+            by everything they depend on.
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, teacher_config: str, teacher_checkpoint: str, image_size=(224, 224), batch_size: int = 32):
+    def __init__(self, teacher_config: str, teacher_checkpoint: str, image_size=(224, 224), batch_size: int = 32,
+                 cache_dir: Optional[str] = None):
         self.teacher_config = teacher_config
+        self.cache_dir = cache_dir
         self.teacher_checkpoint = teacher_checkpoint
         self.image_size = tuple(image_size)
         self.batch_size = batch_size
@@ -186,7 +190,7 @@ class SoftLabelHook(Hook):
         from pmu.models.pretrainers import soft_pseudo_labels
         logger = logger or MMLogger.get_current_instance()
         checkpoint = resolve_checkpoint(self.teacher_checkpoint)
-        out_dir = osp.join(work_dir, 'soft_labels')
+        out_dir = self.cache_dir or osp.join(work_dir, 'soft_labels')
         cache = osp.join(out_dir, f'labels_{self._key(model, dataset, checkpoint)}.pt')
         if is_main_process() and not osp.exists(cache):
             teacher, checkpoint = build_teacher(self.teacher_config, checkpoint)
@@ -215,11 +219,13 @@ class SoftLabelHook(Hook):
             torch.save(dict(index={im['img_path']: i for i, im in enumerate(images)}, coe=coe.half(),
                             coe_valid=coe_valid, cir=cir.half(), cir_valid=cir_valid, summary=summary), tmp)
             os.replace(tmp, cache)
-            with open(osp.join(out_dir, 'summary.json'), 'w') as f:
-                json.dump(summary, f, indent=2)
         barrier()
         data = torch.load(cache, map_location='cpu', weights_only=True)
         summary = data.pop('summary')
+        if is_main_process():
+            os.makedirs(osp.join(work_dir, 'soft_labels'), exist_ok=True)
+            with open(osp.join(work_dir, 'soft_labels', 'summary.json'), 'w') as f:
+                json.dump(summary, f, indent=2)
         if get_rank() == 0:
             logger.info(f'soft labels ({cache}): ' + ', '.join(
                 f'{k}={v:.3f}' if isinstance(v, float) else f'{k}={v}' for k, v in summary.items()))

@@ -1,0 +1,87 @@
+"""Image–caption pairs of a pseudo-label cache (``tools/prepare_pretrain.py``) for pre-training."""
+import json
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.logging import MMLogger
+
+from pmu.registry import DATASETS
+
+
+@DATASETS.register_module()
+class PretrainPairsDataset(BaseDataset):
+    """The pairs of ``<cache_dir>/pairs.jsonl`` (see docs/pseudo_labels.md).
+
+    Each sample: ``img_path``, ``caption`` (and ``words``, its whitespace split,
+    for ``TokenizeWords``), ``match`` (mismatched pairs are kept: ITM uses them
+    as negatives), ``gt_boxes`` ``[K, 4]`` (the top ``num_objects`` detections in
+    original pixels, best first), ``gt_boxes_valid`` and ``gt_labels`` (detector
+    class names).
+
+    Args:
+        cache_dir: the preparation work dir.
+        image_filter: keep only pairs whose image path contains this string
+            (e.g. ``'/train2017/'``), so one cache serves train and val.
+        num_objects: objects kept per pair (padded with invalid boxes).
+        img_root: relative image paths of the cache are relative to the
+            directory the preparation ran in; give that directory here when it
+            is not the current one.
+    """
+
+    def __init__(self, cache_dir: str, image_filter: Optional[str] = None, num_objects: int = 1,
+                 img_root: Optional[str] = None, **kwargs):
+        self.cache_dir = cache_dir
+        self.image_filter = image_filter
+        self.num_objects = num_objects
+        self.img_root = img_root
+        super().__init__(ann_file=osp.join(cache_dir, 'pairs.jsonl'), data_root='', **kwargs)
+
+    def _image_path(self, path: str) -> str:
+        if osp.isabs(path):
+            return path
+        return osp.abspath(osp.join(self.img_root, path) if self.img_root else path)
+
+    def load_data_list(self) -> List[dict]:
+        if not osp.exists(self.ann_file):
+            raise FileNotFoundError(
+                f'{self.ann_file} not found: run tools/prepare_pretrain.py first '
+                f'(see docs/pretraining.md) or point cache_dir at its work dir')
+        data = []
+        with open(self.ann_file, encoding='utf-8') as f:
+            for line in f:
+                r = json.loads(line)
+                if self.image_filter and self.image_filter not in r['image']:
+                    continue
+                k = self.num_objects
+                objects = r['objects'][:k]
+                boxes = np.zeros((k, 4), np.float32)
+                valid = np.zeros(k, bool)
+                for i, o in enumerate(objects):
+                    boxes[i], valid[i] = o['box'], True
+                data.append(dict(
+                    pair_id=r['id'], img_path=self._image_path(r['image']), ori_size=(r['width'], r['height']),
+                    caption=r['caption'], words=r['caption'].split() or ['.'], match=bool(r.get('match', True)),
+                    gt_boxes=boxes, gt_boxes_valid=valid,
+                    gt_labels=[o['label'] for o in objects] + [''] * (k - len(objects))))
+        n_match = sum(d['match'] for d in data)
+        MMLogger.get_current_instance().info(
+            f'{type(self).__name__}: {len(data)} pairs from {self.ann_file}'
+            f'{f" (image path contains {self.image_filter!r})" if self.image_filter else ""}: '
+            f'{n_match} matched, {len(data) - n_match} mismatched, '
+            f'{len({d["img_path"] for d in data})} images, '
+            f'{sum(d["gt_boxes_valid"].any() for d in data)} with an object')
+        if not data:
+            raise ValueError(f'{self.ann_file}: no pairs left (image_filter={self.image_filter!r})')
+        return data
+
+    def unique_images(self) -> List[dict]:
+        """One entry per image (first pair's boxes), in order of first appearance."""
+        seen = {}
+        for i in range(len(self)):
+            d = self.get_data_info(i)
+            if d['img_path'] not in seen:
+                seen[d['img_path']] = dict(img_path=d['img_path'], gt_boxes=d['gt_boxes'],
+                                           gt_boxes_valid=d['gt_boxes_valid'], gt_labels=d['gt_labels'])
+        return list(seen.values())

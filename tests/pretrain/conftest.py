@@ -1,0 +1,64 @@
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from tests.conftest import REPO
+
+PRETRAIN = osp.join(REPO, 'configs', 'pretrain')
+TEACHER_CFG = osp.join(PRETRAIN, 'teacher_minilm-effnet_coco-mini.py')
+STUDENT_CFG = osp.join(PRETRAIN, 'promu_minilm-effnet_coco-mini.py')
+
+
+@pytest.fixture(scope='session')
+def cache_dir(tmp_path_factory):
+    """A real pseudo-label cache: 8 train and 4 val COCO-mini images (5 captions each),
+    COCO-mini's own boxes (AnnotationDetector), spaCy entities."""
+    from pmu.pseudo_labels.prepare import prepare
+    from pmu.utils import find_data_root
+    root = osp.abspath(find_data_root())
+    if not osp.isdir(osp.join(root, 'coco-mini')):
+        pytest.skip(f'COCO-mini not found under {root}')
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'prepare', 'prepare_annotations_spacy_coco-mini.py'))
+    for ds, n in zip(cfg.dataset, (40, 20)):
+        ds.update(data_root=root, indices=n)
+    cfg.detector.ann_files = [osp.join(root, f) for f in cfg.detector.ann_files]
+    out = str(tmp_path_factory.mktemp('cache'))
+    prepare(cfg, out)
+    return out
+
+
+def small_config(path, cache, work_dir, **overrides):
+    """A pre-training config on ``cache``, a few iterations, no worker processes."""
+    cfg = Config.fromfile(path)
+    options = {
+        'work_dir': str(work_dir),
+        'train_dataloader.batch_size': 4, 'train_dataloader.dataset.indices': 8,
+        'val_dataloader.batch_size': 8, 'val_dataloader.dataset.indices': 8,
+        'test_dataloader.batch_size': 8, 'test_dataloader.dataset.indices': 8,
+        'train_cfg.max_epochs': 1, 'default_hooks.logger.interval': 1,
+    }
+    for split in ('train', 'val', 'test'):
+        options.update({f'{split}_dataloader.dataset.cache_dir': cache, f'{split}_dataloader.num_workers': 0,
+                        f'{split}_dataloader.persistent_workers': False})
+    if cfg.model.get('entity_vocab'):
+        options.update({'model.entity_vocab': osp.join(cache, 'entity_vocab.txt'),
+                        'model.relation_vocab': osp.join(cache, 'relation_vocab.txt')})
+    options.update(overrides)
+    cfg.merge_from_dict(options)
+    return cfg
+
+
+def train(cfg):
+    from mmengine.runner import Runner
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return runner
+
+
+@pytest.fixture(scope='session')
+def teacher_dir(cache_dir, tmp_path_factory):
+    """A teacher trained for two iterations on the real cache."""
+    work = tmp_path_factory.mktemp('teacher')
+    train(small_config(TEACHER_CFG, cache_dir, work))
+    return str(work)

@@ -1,0 +1,89 @@
+"""Evaluate pre-training: image–text retrieval, and the teacher's entity/object-class agreement.
+
+    # retrieval R@1/5/10 on the config's test split (COCO-mini val), of a checkpoint
+    python tools/pretrain_eval.py CONFIG --checkpoint CKPT
+    # ... or of the model as built, before any pre-training (encoders as loaded)
+    python tools/pretrain_eval.py CONFIG
+    # a teacher (config + checkpoint or work dir): how often its top entity for a detected
+    # object is the object's class name, on the test split's images
+    python tools/pretrain_eval.py TEACHER_CONFIG --checkpoint CKPT --agreement
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Evaluate PROMU pre-training')
+    parser.add_argument('config')
+    parser.add_argument('--checkpoint', help='checkpoint file or work dir (default: the model as built)')
+    parser.add_argument('--agreement', action='store_true',
+                        help='teacher entity vs. detected class agreement instead of retrieval')
+    parser.add_argument('--entity-vocab', help='default: <cache_dir>/entity_vocab.txt of the test dataset')
+    parser.add_argument('--tau', type=float, default=0.05, help='for the labelled fraction (--agreement)')
+    parser.add_argument('--threshold', type=float, default=0.2, help='for the labelled fraction (--agreement)')
+    parser.add_argument('--work-dir', help='where the log goes (default: work_dirs/pretrain_eval/<config>)')
+    parser.add_argument('--out', help='also write the figures to this JSON file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    return parser.parse_args()
+
+
+def retrieval(cfg, checkpoint):
+    from mmengine.runner import Runner
+    from pmu.apis.config import resolve_dist_backend
+    resolve_dist_backend(cfg)
+    cfg.load_from = checkpoint
+    return Runner.from_cfg(cfg).test()
+
+
+def agreement(cfg, checkpoint, entity_vocab, tau, threshold):
+    from pmu.engine.hooks.soft_labels import build_teacher, entity_agreement, teacher_similarities
+    from pmu.models.pretrainers import soft_pseudo_labels
+    from pmu.pseudo_labels import encode_vocabulary, read_vocabulary
+    from pmu.registry import DATASETS
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    teacher, checkpoint = build_teacher(cfg.filename, checkpoint)
+    vocab = read_vocabulary(entity_vocab or osp.join(dataset.cache_dir, 'entity_vocab.txt'))
+    templates = cfg.model.get('pseudo_labels', {}).get('entity_templates', dict(type='promu_entity'))
+    prompts = encode_vocabulary(vocab, templates, teacher.encode_text, encoder_id='eval')
+    images = dataset.unique_images()
+    coe_sim, box_valid, _ = teacher_similarities(teacher, images, prompts, prompts[:1], dataset.num_objects)
+    _, confident = soft_pseudo_labels(coe_sim, tau, threshold)
+    out = entity_agreement(coe_sim, box_valid, images, vocab, confident=confident & box_valid)
+    out.update(images=len(images), tau=tau, threshold=threshold,
+               labelled_of_objects=float((confident & box_valid).sum() / box_valid.sum().clamp(min=1)))
+    return out
+
+
+def main():
+    args = parse_args()
+    import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints)
+    from pmu.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = args.work_dir or osp.join('work_dirs', 'pretrain_eval',
+                                             osp.splitext(osp.basename(args.config))[0])
+    if args.agreement:
+        if not args.checkpoint:
+            raise SystemExit('--agreement needs the teacher --checkpoint')
+        result = agreement(cfg, args.checkpoint, args.entity_vocab, args.tau, args.threshold)
+    else:
+        checkpoint = args.checkpoint
+        if checkpoint:
+            from pmu.engine.hooks.soft_labels import resolve_checkpoint
+            checkpoint = resolve_checkpoint(checkpoint)
+        result = retrieval(cfg, checkpoint)
+    print(json.dumps(result, indent=2))
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()

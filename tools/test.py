@@ -1,5 +1,6 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--out FILE]``."""
 import argparse
+import json
 import os
 
 from mmengine.config import DictAction
@@ -32,7 +33,7 @@ def main():
     cfg = load_tool_config(args)
     prepare_test_config(cfg, checkpoint=args.checkpoint, out=args.out)
     metrics = Runner.from_cfg(cfg).test()
-    print(metrics)
+    print(json.dumps({k: float(v) if hasattr(v, 'item') else v for k, v in metrics.items()}))
 
 
 if __name__ == '__main__':

@@ -56,7 +56,7 @@ class SeqevalNERMetric(BaseMetric):
                 for k, short in (('precision', 'precision'), ('recall', 'recall'),
                                  ('f1-score', 'f1'), ('support', 'support')):
                     metrics[f'{name}/{short}'] = row[k]
-        metrics = {k: round(v * 100, 2) if not k.endswith('support') else int(v)
+        metrics = {k: round(float(v) * 100, 2) if not k.endswith('support') else int(v)
                    for k, v in metrics.items()}
         truncated = sum(
             1 for r in results for _, s, e in entity_spans(r['gold'])

@@ -31,7 +31,7 @@ class CurvePlotHook(Hook):
         if outputs and self.every_n_train_iters(runner, self.interval):
             for k, v in outputs.items():
                 if k.startswith('loss'):
-                    self.losses[k].append((runner.iter + 1, float(v)))
+                    self.losses[k].append((runner.iter + 1, float(v.detach() if hasattr(v, 'detach') else v)))
 
     def after_val_epoch(self, runner, metrics=None):
         for k, v in (metrics or {}).items():

@@ -23,7 +23,7 @@ def parse_args():
     parser.add_argument('--agreement', action='store_true',
                         help='teacher entity vs. detected class agreement instead of retrieval')
     parser.add_argument('--entity-vocab', help='default: <cache_dir>/entity_vocab.txt of the test dataset')
-    parser.add_argument('--tau', type=float, default=0.05, help='for the labelled fraction (--agreement)')
+    parser.add_argument('--tau', type=float, default=0.02, help='for the labelled fraction (--agreement)')
     parser.add_argument('--threshold', type=float, default=0.2, help='for the labelled fraction (--agreement)')
     parser.add_argument('--work-dir', help='where the log goes (default: work_dirs/pretrain_eval/<config>)')
     parser.add_argument('--out', help='also write the figures to this JSON file')

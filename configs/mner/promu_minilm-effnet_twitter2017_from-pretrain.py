@@ -5,7 +5,7 @@
 # loaded and which keys were missing, unexpected or of another shape.
 # One key points elsewhere: --cfg-options model.pretrained.checkpoint=PATH
 _base_ = './promu_minilm-effnet_twitter2017.py'
-pretrain_checkpoint = 'work_dirs/promu_minilm-effnet_coco-mini/epoch_6.pth'
+pretrain_checkpoint = 'work_dirs/promu_minilm-effnet_coco-mini/epoch_3.pth'
 model = dict(
     pretrained=dict(
         checkpoint=pretrain_checkpoint,

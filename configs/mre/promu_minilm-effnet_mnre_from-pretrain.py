@@ -4,7 +4,7 @@
 # as "shape mismatch (skipped)" and keep MiniLM's; every other encoder and fusion
 # tensor loads. One key points elsewhere: --cfg-options model.pretrained.checkpoint=PATH
 _base_ = './promu_minilm-effnet_mnre.py'
-pretrain_checkpoint = 'work_dirs/promu_minilm-effnet_coco-mini/epoch_6.pth'
+pretrain_checkpoint = 'work_dirs/promu_minilm-effnet_coco-mini/epoch_3.pth'
 model = dict(
     pretrained=dict(
         checkpoint=pretrain_checkpoint,

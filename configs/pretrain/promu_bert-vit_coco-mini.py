@@ -28,7 +28,7 @@ model = dict(
     relation_vocab=_base_.cache_dir + '/relation_vocab.txt',
     # softmax(sim / tau) over the vocabulary; a sample whose largest probability is
     # below threshold gets no label (official: 0.2); hard=True: one-hot argmax.
-    pseudo_labels=dict(tau=0.05, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
+    pseudo_labels=dict(tau=0.02, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
                        relation_templates=dict(type='promu_relation')))
 train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))

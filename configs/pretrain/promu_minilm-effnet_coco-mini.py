@@ -31,7 +31,7 @@ model = dict(
     relation_vocab=_base_.cache_dir + '/relation_vocab.txt',
     # softmax(sim / tau) over the vocabulary; a sample whose largest probability is
     # below threshold gets no label (official: 0.2); hard=True: one-hot argmax.
-    pseudo_labels=dict(tau=0.05, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
+    pseudo_labels=dict(tau=0.02, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
                        relation_templates=dict(type='promu_relation')))
 train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
@@ -43,7 +43,7 @@ custom_hooks = [
 ]
 
 # The teacher's CPU schedule; the new heads and the fusion learn 10x faster.
-max_epochs = 6
+max_epochs = 3
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.98), weight_decay=0.02),

@@ -24,7 +24,7 @@ test_dataloader = val_dataloader
 
 # A CPU schedule: AdamW (0.9, 0.98) as the official code, 10% warm-up then linear
 # decay, gradient clipping 2.0; the new projections learn 10x faster than the encoders.
-max_epochs = 6
+max_epochs = 3
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.98), weight_decay=0.02),

@@ -46,6 +46,9 @@ def small_config(path, cache, work_dir, **overrides):
                         'model.relation_vocab': osp.join(cache, 'relation_vocab.txt')})
     options.update(overrides)
     cfg.merge_from_dict(options)
+    # the configs warm up over the first 10% of the iterations: none at all in a 1-2 iteration run
+    cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+                                convert_to_iter_based=True)]
     return cfg
 
 

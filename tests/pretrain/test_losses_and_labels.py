@@ -115,3 +115,19 @@ def test_retrieval_recall_by_hand():
     # i2t: image 0 ranks caption 0 first (hit); image 1 ranks caption 1 (not its own) first: miss
     assert r['i2t_R@1'] == pytest.approx(50.0)
     assert r['t2i_R@5'] == r['i2t_R@5'] == 100.0
+
+
+def test_entity_agreement_counts_objects_whose_class_is_in_the_vocabulary():
+    from pmu.engine.hooks.soft_labels import entity_agreement
+    vocab = ['dog', 'white truck', 'truck', 'man', 'kitchen']
+    sim = torch.tensor([[[0.9, 0.1, 0.2, 0.0, 0.0]],    # dog -> dog: exact hit
+                        [[0.0, 0.8, 0.7, 0.0, 0.0]],    # truck -> 'white truck': head-word hit, top-5 hit
+                        [[0.0, 0.0, 0.0, 0.1, 0.9]],    # man -> kitchen: miss
+                        [[0.9, 0.0, 0.0, 0.0, 0.0]]])   # 'giraffe' is not in the vocabulary: not counted
+    images = [dict(gt_labels=[c]) for c in ('dog', 'truck', 'man', 'giraffe')]
+    out = entity_agreement(sim, torch.ones(4, 1, dtype=torch.bool), images, vocab,
+                           confident=torch.tensor([[True], [False], [True], [True]]))
+    assert out['agreement_objects'] == 3 and out['objects'] == 4
+    assert out['agreement'] == pytest.approx(1 / 3) and out['agreement_head'] == pytest.approx(2 / 3)
+    assert out['agreement_top5'] == 1.0
+    assert out['agreement_confident'] == pytest.approx(1 / 2) and out['agreement_confident_objects'] == 2

@@ -110,24 +110,34 @@ def entity_agreement(coe_sim: torch.Tensor, box_valid: torch.Tensor, images: Lis
     """How often the teacher's top entity for a detected object is the object's class name.
 
     Counted over the objects whose class name (lower case) is in the entity
-    vocabulary; ``confident [R, K]`` restricts it further (labels kept by the threshold).
+    vocabulary. ``agreement``: the top-1 entity is the class name;
+    ``agreement_head``: its last word is the class name's last word (``'white
+    truck'`` for ``truck``: vocabulary entries are noun chunks with a
+    lemmatised head); ``agreement_top5``: the class name is among the top 5.
+    ``confident [R, K]`` (labels kept by the threshold) adds ``agreement_confident``.
     """
     index = {v: i for i, v in enumerate(vocabulary)}
-    top = coe_sim.argmax(-1)
-    hits = total = hits_c = total_c = 0
+    top5 = coe_sim.topk(min(5, coe_sim.shape[-1]), dim=-1).indices
+    n = dict(total=0, hits=0, head=0, top5=0, total_c=0, hits_c=0)
     for r, im in enumerate(images):
         for k, name in enumerate(im['gt_labels'][:coe_sim.shape[1]]):
             name = (name or '').lower()
             if not box_valid[r, k] or name not in index:
                 continue
-            hit = int(top[r, k]) == index[name]
-            hits, total = hits + hit, total + 1
+            best = vocabulary[int(top5[r, k, 0])]
+            hit = best == name
+            n['total'] += 1
+            n['hits'] += hit
+            n['head'] += best.split()[-1] == name.split()[-1]
+            n['top5'] += index[name] in top5[r, k].tolist()
             if confident is not None and confident[r, k]:
-                hits_c, total_c = hits_c + hit, total_c + 1
-    out = dict(agreement=hits / max(total, 1), agreement_hits=hits, agreement_objects=total,
-               objects=int(box_valid.sum()))
+                n['total_c'] += 1
+                n['hits_c'] += hit
+    total = max(n['total'], 1)
+    out = dict(agreement=n['hits'] / total, agreement_head=n['head'] / total, agreement_top5=n['top5'] / total,
+               agreement_objects=n['total'], objects=int(box_valid.sum()))
     if confident is not None:
-        out.update(agreement_confident=hits_c / max(total_c, 1), agreement_confident_objects=total_c)
+        out.update(agreement_confident=n['hits_c'] / max(n['total_c'], 1), agreement_confident_objects=n['total_c'])
     return out
 
 

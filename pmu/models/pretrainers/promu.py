@@ -112,7 +112,7 @@ class PromuPretrainer(BaseModel):
         self.entity_vocab, self.relation_vocab = entity_vocab, relation_vocab
         self.coe_head = _mlp(hidden, num_entities) if coe_loss else None
         self.cir_head = _mlp(hidden, num_relations) if cir_loss else None
-        self.pseudo_labels = dict(tau=0.05, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
+        self.pseudo_labels = dict(tau=0.02, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
                                   relation_templates=dict(type='promu_relation'))
         self.pseudo_labels.update(pseudo_labels or {})
         self.soft_labels: Optional[dict] = None

@@ -1,0 +1,115 @@
+"""Teacher → soft labels → student → MNER initialisation, and every ablation config, on real data and models."""
+import glob
+import json
+import logging
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from tests.conftest import REPO
+from .conftest import PRETRAIN, STUDENT_CFG, TEACHER_CFG, small_config, train
+
+pytestmark = pytest.mark.slow
+ABLATIONS = sorted(glob.glob(osp.join(PRETRAIN, 'promu_minilm-effnet_coco-mini_*.py')))
+
+
+def _train_logs(runner):
+    return {k[len('train/'):] for k in runner.message_hub.log_scalars if k.startswith('train/')}
+
+
+@pytest.fixture(scope='session')
+def student(cache_dir, teacher_dir, tmp_path_factory):
+    work = tmp_path_factory.mktemp('student')
+    cfg = small_config(STUDENT_CFG, cache_dir, work, **{
+        'custom_hooks.1.teacher_checkpoint': teacher_dir,
+        # a teacher of two iterations is not confident: keep every label so COE/CIR get gradients
+        'model.pseudo_labels.threshold': 0.0})
+    runner = train(cfg)
+    return runner, str(work)
+
+
+def test_teacher_checkpoint_and_retrieval(teacher_dir):
+    assert osp.exists(osp.join(teacher_dir, 'epoch_1.pth'))
+    scalars = json.loads(open(glob.glob(osp.join(teacher_dir, '*', 'vis_data', 'scalars.json'))[0]).readline())
+    assert 'loss_itc' in scalars and 'itc_temp' in scalars
+    evaluated = [json.loads(line) for line in open(glob.glob(osp.join(teacher_dir, '*', 'vis_data',
+                                                                        'scalars.json'))[0])]
+    assert any('retrieval/t2i_R@1' in e for e in evaluated)
+
+
+def test_student_logs_each_loss_and_uses_the_teachers_labels(student):
+    runner, work = student
+    logs = _train_logs(runner)
+    assert {'loss_itc', 'loss_itm', 'loss_coe', 'loss_cir', 'itc_temp', 'itm_acc'} <= logs
+    assert runner.message_hub.get_scalar('train/loss_coe').current() > 0
+    assert runner.message_hub.get_scalar('train/loss_cir').current() > 0
+    summary = json.load(open(osp.join(work, 'soft_labels', 'summary.json')))
+    assert summary['images'] == 2 and summary['cir_labelled'] == 1.0  # 8 pairs = 2 images, threshold 0
+    model = runner.model
+    assert model.soft_labels['cir'].shape == (2, len(open(model.relation_vocab).read().split('\n')) - 1)
+    assert osp.exists(osp.join(work, 'epoch_1.pth')) and glob.glob(osp.join(work, '*', 'curves.png'))
+
+
+def test_student_checkpoint_initialises_mner_through_one_config_key(student, caplog):
+    from mmengine.logging import MMLogger
+
+    from pmu.registry import MODELS
+    _, work = student
+    ckpt = osp.join(work, 'epoch_1.pth')
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'mner', 'promu_minilm-effnet_twitter2017_from-pretrain.py'))
+    cfg.merge_from_dict({'model.pretrained.checkpoint': ckpt})
+    model = MODELS.build(cfg.model)
+    logger = MMLogger.get_instance('pmu_from_pretrain_test')
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger.addHandler(handler)
+    from pmu.engine.checkpoint import load_mapped_checkpoint
+    result = load_mapped_checkpoint(model, logger=logger, **cfg.model.pretrained)
+    report = '\n'.join(messages)
+    assert f'from {ckpt}' in report and 'missing in checkpoint' in report
+    # everything but the CRF head comes from pre-training; nothing is left over or of another shape
+    assert result.missing_keys and all(k.startswith('head.') for k in result.missing_keys)
+    assert not result.unexpected_keys and 'shape mismatch (skipped): 0' in report
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']
+    for key in ('fusion.layers.0.cross_attn.in_proj_weight', 'text_encoder.model.encoder.layer.0.output.dense.weight',
+                'visual_encoder.net._conv_head.weight'):
+        assert torch.equal(model.state_dict()[key], state[key]), key
+    # init_weights (what the runner calls) goes through the same config key
+    model2 = MODELS.build(cfg.model)
+    model2.init_weights()
+    assert torch.equal(model2.state_dict()['fusion.layers.0.cross_attn.in_proj_weight'],
+                       state['fusion.layers.0.cross_attn.in_proj_weight'])
+
+
+@pytest.mark.parametrize('config', ABLATIONS, ids=lambda p: osp.basename(p)[len('promu_minilm-effnet_coco-mini_'):-3])
+def test_each_ablation_config_trains(config, cache_dir, teacher_dir, tmp_path):
+    # one iteration; the teacher's labels are shared between runs that need the same ones
+    cfg = small_config(config, cache_dir, tmp_path, **{
+        'custom_hooks.1.teacher_checkpoint': teacher_dir, 'custom_hooks.1.cache_dir': osp.join(teacher_dir, 'labels'),
+        'train_cfg.val_interval': 5, 'train_dataloader.dataset.indices': 4, 'model.pseudo_labels.threshold': 0.0})
+    runner = train(cfg)
+    logs = _train_logs(runner)
+    name = osp.basename(config)
+    for loss in ('coe', 'cir', 'itm'):
+        assert (f'loss_{loss}' in logs) == (f'no-{loss}' not in name), (name, logs)
+    assert osp.exists(osp.join(str(tmp_path), 'epoch_1.pth'))
+    labels = runner.model.soft_labels
+    if 'hard-labels' in name:
+        assert set(labels['cir'].float().unique().tolist()) <= {0.0, 1.0}
+    else:
+        assert labels['cir'].float().max() < 1.0
+
+
+def test_teacher_agreement_tool_function(cache_dir, teacher_dir):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('pretrain_eval', osp.join(REPO, 'tools', 'pretrain_eval.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cfg = small_config(TEACHER_CFG, cache_dir, osp.join(teacher_dir, 'eval'))
+    out = tool.agreement(cfg, teacher_dir, None, tau=0.05, threshold=0.2)
+    assert out['images'] == 2 and out['objects'] == 2  # 8 val pairs = 2 images, one top box each
+    assert out['labelled_of_objects'] <= 1
+    assert 0 <= out['agreement'] <= 1 and out['agreement_objects'] <= 2

@@ -1,7 +1,11 @@
-from .caption_pairs import *  # noqa: F401,F403
+from .caption_pairs import CaptionFileError, CocoCaptionPairs, JsonlCaptionPairs, NewsClippingsPairs
+from .mnre import MNREDataset, read_mnre, read_rel2id
+from .pretrain import PretrainPairsDataset
 from .transforms import *  # noqa: F401,F403
 from .twitter import DataFormatError, TwitterNERDataset, bio_tags, read_conll
 
-__all__ = ['DataFormatError', 'TwitterNERDataset', 'bio_tags', 'read_conll']
-from .mnre import MNREDataset, read_mnre, read_rel2id  # noqa: E402,F401
-from .pretrain import PretrainPairsDataset  # noqa: E402,F401
+__all__ = [
+    'CaptionFileError', 'CocoCaptionPairs', 'DataFormatError', 'JsonlCaptionPairs', 'MNREDataset',
+    'NewsClippingsPairs', 'PretrainPairsDataset', 'TwitterNERDataset', 'bio_tags', 'read_conll',
+    'read_mnre', 'read_rel2id'
+]

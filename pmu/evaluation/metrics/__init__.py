@@ -1,5 +1,5 @@
 from .ner_metric import SeqevalNERMetric
+from .re_metric import RelationMetric
+from .retrieval import RetrievalMetric, retrieval_recall
 
-__all__ = ['SeqevalNERMetric']
-from .re_metric import RelationMetric  # noqa: E402,F401
-from .retrieval import RetrievalMetric, retrieval_recall  # noqa: E402,F401
+__all__ = ['RelationMetric', 'RetrievalMetric', 'SeqevalNERMetric', 'retrieval_recall']

@@ -1,5 +1,5 @@
 from .base import MultimodalExtractor
 from .ner import MultimodalNER
+from .re import MultimodalRE
 
-__all__ = ['MultimodalExtractor', 'MultimodalNER']
-from .re import MultimodalRE  # noqa: E402,F401
+__all__ = ['MultimodalExtractor', 'MultimodalNER', 'MultimodalRE']

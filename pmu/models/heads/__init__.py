@@ -1,4 +1,4 @@
 from .crf_head import CRFTaggingHead
+from .relation_head import RelationClassificationHead
 
-__all__ = ['CRFTaggingHead']
-from .relation_head import RelationClassificationHead  # noqa: E402,F401
+__all__ = ['CRFTaggingHead', 'RelationClassificationHead']

@@ -131,3 +131,34 @@ def test_entity_agreement_counts_objects_whose_class_is_in_the_vocabulary():
     assert out['agreement'] == pytest.approx(1 / 3) and out['agreement_head'] == pytest.approx(2 / 3)
     assert out['agreement_top5'] == 1.0
     assert out['agreement_confident'] == pytest.approx(1 / 2) and out['agreement_confident_objects'] == 2
+
+
+def _gather_worker(rank, world, port, out):
+    import os
+
+    import torch.distributed as dist
+
+    from pmu.models.losses import gather_features
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    local = torch.full((rank + 1, 2), float(rank), requires_grad=True)  # 1 row on rank 0, 2 on rank 1
+    full = gather_features(local)
+    full.sum().backward()
+    out[rank] = (full.detach().tolist(), local.grad.tolist())
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow  # starts two processes (gloo)
+def test_features_are_gathered_across_ranks_with_unequal_batches():
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    out = mp.Manager().dict()
+    mp.spawn(_gather_worker, args=(2, port, out), nprocs=2)
+    for rank in (0, 1):
+        full, grad = out[rank]
+        assert full == [[0.0, 0.0], [1.0, 1.0], [1.0, 1.0]]  # rank order, each rank's own rows
+        assert grad == [[1.0, 1.0]] * (rank + 1)  # the gradient reaches this rank's rows

@@ -11,13 +11,21 @@ def gather_features(local: torch.Tensor) -> torch.Tensor:
 
     Without an initialised process group (one process) it is ``local`` itself.
     The other ranks' slices carry no gradient: each rank back-propagates through
-    its own rows, as in ALBEF/open_clip's local loss.
+    its own rows, as in ALBEF/open_clip's local loss. Ranks may hold different
+    numbers of rows (pairs without a readable image are dropped).
     """
     import torch.distributed as dist
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return local
-    parts = [torch.zeros_like(local) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, local.detach().contiguous())
+    world = dist.get_world_size()
+    sizes = [torch.zeros(1, dtype=torch.long, device=local.device) for _ in range(world)]
+    dist.all_gather(sizes, torch.tensor([len(local)], device=local.device))
+    sizes = [int(n) for n in sizes]
+    padded = local.detach().new_zeros((max(sizes), ) + local.shape[1:])
+    padded[:len(local)] = local.detach()
+    parts = [torch.zeros_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded.contiguous())
+    parts = [p[:n] for p, n in zip(parts, sizes)]
     parts[dist.get_rank()] = local
     return torch.cat(parts)
 

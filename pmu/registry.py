@@ -8,6 +8,7 @@ from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOG_PROCESSORS as MMENGINE_LOG_PROCESSORS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
@@ -55,6 +56,8 @@ VISUALIZERS = Registry(
     'visualizer', parent=MMENGINE_VISUALIZERS, locations=['pmu.visualization'])
 VISBACKENDS = Registry(
     'vis_backend', parent=MMENGINE_VISBACKENDS, locations=['pmu.visualization'])
+LOG_PROCESSORS = Registry(
+    'log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['pmu.engine'])
 
 # Roots of pmu's own: object detectors that produce pseudo-label boxes, entity
 # extractors that find candidate entities in captions, and prompt template sets.

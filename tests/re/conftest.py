@@ -1,18 +1,7 @@
-import logging
 import os.path as osp
 import shutil
 
 import pytest
-from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope
-
-
-
-@pytest.fixture(scope='session', autouse=True)
-def pmu_default_scope():
-    """Build pipelines from MMEngine's root registries with pmu's scope, as the runner does."""
-    if not DefaultScope.check_instance_created('pmu-tests-re'):
-        DefaultScope.get_instance('pmu-tests-re', scope_name='pmu')
 
 
 @pytest.fixture(scope='session')
@@ -34,22 +23,3 @@ def tmp_mnre(tmp_path, mnre_root):
     (tmp_path / 'mnre').mkdir()
     shutil.copy(osp.join(mnre_root, 'mnre', 'rel2id.json'), tmp_path / 'mnre' / 'rel2id.json')
     return tmp_path
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture()
-def mmlog():
-    """Messages sent to MMEngine's current logger during the test."""
-    logger = MMLogger.get_current_instance()
-    handler = _Records()
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)

@@ -2,13 +2,13 @@
 from typing import Optional
 
 import torch
-from mmengine.model import BaseModel
 
 from pmu.engine.checkpoint import load_mapped_checkpoint
 from pmu.registry import MODELS
+from ..base import ThreeModeModel
 
 
-class MultimodalExtractor(BaseModel):
+class MultimodalExtractor(ThreeModeModel):
     """Text encoder + (optional) visual encoder + fusion.
 
     Args:
@@ -57,12 +57,3 @@ class MultimodalExtractor(BaseModel):
             visual = feats.new_zeros((len(has_image), ) + feats.shape[1:])
             visual[has_image] = feats
         return self.fusion(text, inputs['attention_mask'], visual, has_image)
-
-    def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs, data_samples)
-        raise RuntimeError(f"Invalid mode {mode!r}: use 'loss', 'predict' or 'tensor'")

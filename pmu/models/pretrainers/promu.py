@@ -7,10 +7,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
-from mmengine.model import BaseModel
 
 from pmu.pseudo_labels.vocabulary import read_vocabulary
 from pmu.registry import MODELS
+from ..base import ThreeModeModel
 from ..losses.matching import sample_hard_negatives
 from .alignment import box_grid_weights, grid_shape, image_id
 
@@ -26,7 +26,7 @@ def _vocab_size(vocab) -> int:
 
 
 @MODELS.register_module()
-class PromuPretrainer(BaseModel):
+class PromuPretrainer(ThreeModeModel):
     """PROMU's student: encoders + fusion pre-trained with ITC, ITM, COE and CIR.
 
     The module names ``text_encoder``, ``visual_encoder`` and ``fusion`` are
@@ -155,16 +155,7 @@ class PromuPretrainer(BaseModel):
         """Normalised (``data_preprocessor``'s mean/std) images → normalised ITC features ``[N, E]``."""
         return self.image_features(images.to(self.text_proj.weight.device))[1]
 
-    # ---- modes ----------------------------------------------------------------------------------
-    def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self._forward(inputs, data_samples)
-        raise RuntimeError(f"Invalid mode {mode!r}: use 'loss', 'predict' or 'tensor'")
-
+    # ---- modes (forward: ThreeModeModel) ---------------------------------------------------------
     @staticmethod
     def _with_images(inputs: dict, data_samples):
         """Pre-training needs the image of every pair: samples without one are dropped."""

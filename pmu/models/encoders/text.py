@@ -1,17 +1,32 @@
+"""Text encoders from transformers, with layer-level access for the fusion modules."""
 from typing import Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from pmu.registry import MODELS
 from pmu.utils import build_tokenizer, load_config, load_pretrained_model
 
 _POOLER_MODELS = ('bert', 'roberta', 'xlm-roberta')
+# Families whose layers have BERT's module layout (attention.self.query/key/value,
+# attention.output, intermediate, output): pmu runs their layers itself.
+_BERT_LAYOUT = ('bert', 'roberta', 'xlm-roberta')
 
 
 @MODELS.register_module()
 class HFTextEncoder(BaseModule):
     """A transformers encoder (BERT, RoBERTa, MiniLM, ...) by name, folder or ``pkg:`` path.
+
+    For BERT-layout models (BERT, MiniLM, RoBERTa) the forward pass runs the
+    embeddings and then each layer through :meth:`encode_layers`, which uses
+    PyTorch's fused scaled-dot-product attention and can take extra tokens or
+    key/value prefixes. That is what the fusion modules build on: PROMU's
+    single-stream fusion runs the upper layers over ``[text; visual tokens]``,
+    HVPNeT's adds visual prefixes to every layer. Because the text-only path
+    and the fusion run the very same code, a post without an image gets exactly
+    the text encoder's states. Other families fall back to the model's own
+    forward (and support only fusions that sit on top of the encoder).
 
     Args:
         name_or_path: e.g. ``'bert-base-uncased'`` (needs the hub or its cache),
@@ -40,11 +55,88 @@ class HFTextEncoder(BaseModule):
         self.tokenizer = build_tokenizer(name_or_path, extra_special_tokens)
         if len(self.tokenizer) > self.model.get_input_embeddings().num_embeddings:
             self.model.resize_token_embeddings(len(self.tokenizer))
+        self.layer_access = config.model_type in _BERT_LAYOUT
 
     @property
     def hidden_size(self) -> int:
         return self.model.config.hidden_size
 
+    @property
+    def num_layers(self) -> int:
+        return self.model.config.num_hidden_layers
+
+    @property
+    def num_heads(self) -> int:
+        return self.model.config.num_attention_heads
+
+    def _require_layer_access(self):
+        if not self.layer_access:
+            raise NotImplementedError(
+                f'{self.name_or_path} ({self.model.config.model_type}) has no BERT-layout layers; '
+                'fusions that enter the text encoder (SingleStreamFusion, HVPNetFusion) support '
+                f'{", ".join(_BERT_LAYOUT)} models')
+
+    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """``[B, L]`` ids → ``[B, L, D]`` input embeddings (word + position + type, LayerNorm)."""
+        self._require_layer_access()
+        return self.model.embeddings(input_ids=input_ids)
+
+    def encode_layers(self,
+                      hidden: torch.Tensor,
+                      attention_mask: torch.Tensor,
+                      start: int = 0,
+                      end: Optional[int] = None,
+                      prefixes: Optional[Sequence] = None) -> torch.Tensor:
+        """Run layers ``start .. end-1`` over ``hidden [B, N, D]``.
+
+        ``attention_mask [B, N]``: 1 for tokens to attend to. ``prefixes``: per
+        layer (indexed from ``start``) ``None`` or ``(key, value, mask)`` with
+        ``key/value [B, heads, P, head_dim]`` and ``mask [B, P]`` bool: extra
+        keys and values every token may attend to (HVPNeT's visual prefixes).
+        """
+        self._require_layer_access()
+        end = self.num_layers if end is None else end
+        layers = self.model.encoder.layer
+        keep = attention_mask.bool()
+        for i in range(start, end):
+            prefix = prefixes[i - start] if prefixes is not None else None
+            hidden = bert_layer_forward(layers[i], hidden, keep, prefix)
+        return hidden
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """``[B, L]`` ids → ``[B, L, D]`` contextual states."""
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if not self.layer_access:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.encode_layers(self.embed(input_ids), attention_mask)
+
+
+def bert_layer_forward(layer, hidden: torch.Tensor, keep: torch.Tensor, prefix=None) -> torch.Tensor:
+    """One BERT-layout transformer layer with fused attention.
+
+    ``hidden [B, N, D]``, ``keep [B, N]`` bool (keys to attend to), ``prefix``
+    as in :meth:`HFTextEncoder.encode_layers`. Numerically the layer of
+    transformers (post-LayerNorm BERT), written out so that keys and values can
+    be extended.
+    """
+    attn = layer.attention.self
+    B, N, D = hidden.shape
+    heads = attn.num_attention_heads
+    head_dim = D // heads
+
+    def split(x):
+        return x.view(B, N, heads, head_dim).transpose(1, 2)  # [B, h, N, d]
+
+    q, k, v = split(attn.query(hidden)), split(attn.key(hidden)), split(attn.value(hidden))
+    mask = keep
+    if prefix is not None:
+        pk, pv, pmask = prefix
+        k, v = torch.cat([pk.to(k.dtype), k], 2), torch.cat([pv.to(v.dtype), v], 2)
+        mask = torch.cat([pmask, keep], 1)
+    dropout = attn.dropout.p if attn.training else 0.0
+    context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :], dropout_p=dropout)
+    context = context.transpose(1, 2).reshape(B, N, D)
+    out = layer.attention.output
+    hidden = out.LayerNorm(out.dropout(out.dense(context)) + hidden)
+    inter = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(hidden))
+    ffn = layer.output
+    return ffn.LayerNorm(ffn.dropout(ffn.dense(inter)) + hidden)

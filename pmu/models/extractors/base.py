@@ -6,6 +6,7 @@ import torch
 from pmu.engine.checkpoint import load_mapped_checkpoint
 from pmu.registry import MODELS
 from ..base import ThreeModeModel
+from ..fusion import build_fusion
 
 
 class MultimodalExtractor(ThreeModeModel):
@@ -13,8 +14,9 @@ class MultimodalExtractor(ThreeModeModel):
 
     Args:
         text_encoder: e.g. ``HFTextEncoder``.
-        fusion: e.g. ``PromuFusion`` (``hidden``/``visual_channels`` are filled
-            in from the encoders when left out) or ``TextOnlyFusion``.
+        fusion: e.g. ``SingleStreamFusion`` (PROMU's), ``CrossAttentionFusion``,
+            ``HVPNetFusion``, ``UMTFusion`` or ``TextOnlyFusion``; what it takes
+            from the encoders is filled in (:func:`pmu.models.fusion.build_fusion`).
         visual_encoder: ``None`` for a text-only model.
         pretrained: ``dict(checkpoint=..., key_map={...})``: initialise from a
             pmu pre-training checkpoint, with the keys renamed by prefix (see
@@ -31,11 +33,7 @@ class MultimodalExtractor(ThreeModeModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.text_encoder = MODELS.build(text_encoder)
         self.visual_encoder = MODELS.build(visual_encoder) if visual_encoder else None
-        fusion = dict(fusion)
-        if fusion['type'] not in ('TextOnlyFusion', ) and self.visual_encoder is not None:
-            fusion.setdefault('hidden', self.text_encoder.hidden_size)
-            fusion.setdefault('visual_channels', self.visual_encoder.out_channels)
-        self.fusion = MODELS.build(fusion)
+        self.fusion = build_fusion(fusion, self.text_encoder, self.visual_encoder)
         self.pretrained = pretrained
 
     @property
@@ -49,11 +47,11 @@ class MultimodalExtractor(ThreeModeModel):
 
     def extract_feat(self, inputs: dict) -> torch.Tensor:
         """Fused sub-word states ``[B, L, D]``."""
-        text = self.text_encoder(inputs['input_ids'], inputs['attention_mask'])
         visual = None
         has_image = inputs['has_image']
         if self.visual_encoder is not None and inputs.get('images') is not None:
             feats = self.visual_encoder(inputs['images'])  # [N, T, C], N = has_image.sum()
             visual = feats.new_zeros((len(has_image), ) + feats.shape[1:])
             visual[has_image] = feats
-        return self.fusion(text, inputs['attention_mask'], visual, has_image)
+        return self.fusion(self.text_encoder, inputs['input_ids'], inputs['attention_mask'], visual,
+                           has_image).text

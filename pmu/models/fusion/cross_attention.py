@@ -1,18 +1,17 @@
-"""Cross-modal fusion: text tokens attend to visual tokens (ALBEF-style)."""
-from typing import Optional
-
+"""An ALBEF-style fusion block on top of the text encoder: text tokens cross-attend to visual tokens."""
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
 
 from pmu.registry import MODELS
+from .base import BaseFusion, FusionOutput
 
 
 class CrossModalLayer(nn.Module):
     """Self-attention over text, cross-attention to the image, feed-forward.
 
-    Samples without an image skip the cross-attention: its residual is gated
-    by ``has_image``, so their text states are never mixed with placeholders.
+    Samples without an image skip the cross-attention and its LayerNorm
+    (``gate`` is ``has_image``), so their text states are never mixed with
+    placeholders and equal those of a batch with no visual side at all.
     """
 
     def __init__(self, hidden: int, heads: int, ffn: int, dropout: float):
@@ -32,20 +31,25 @@ class CrossModalLayer(nn.Module):
         if visual is not None:
             c, _ = self.cross_attn(h, visual, visual, key_padding_mask=visual_pad,
                                    need_weights=False)
-            h = self.norm2(h + gate * self.dropout(c))
+            # rows without an image keep h as it is (not even re-normalised)
+            h = torch.where(gate > 0, self.norm2(h + self.dropout(c)), h)
         return self.norm3(h + self.dropout(self.ffn(h)))
 
 
 @MODELS.register_module()
-class PromuFusion(BaseModule):
-    """PROMU's cross-modal encoder on top of the text encoder.
+class CrossAttentionFusion(BaseFusion):
+    """New transformer layers after the text encoder: self-attention over the
+    text, gated cross-attention to the visual tokens, feed-forward (ALBEF's
+    fusion layers, in the manner of many MNER models).
+
+    Unlike :class:`SingleStreamFusion` (PROMU's), the visual tokens are only
+    read, never updated: ``FusionOutput.visual`` is the projected input. An
+    alternative to compare with; the PROMU configs use the single-stream one.
 
     Args:
-        hidden: text hidden size (the fused states keep it).
-        visual_channels: channels of the visual tokens (projected to ``hidden``).
+        hidden: text hidden size (filled in; the fused states keep it).
+        visual_channels: channels of the visual tokens (filled in; projected).
         num_layers, num_heads, ffn_ratio, dropout: the fusion transformer.
-    Forward: ``text [B, L, D]``, ``text_mask [B, L]``, ``visual [B, T, C]`` or
-    ``None``, ``has_image [B]`` → ``[B, L, D]``.
     """
 
     def __init__(self,
@@ -62,28 +66,16 @@ class PromuFusion(BaseModule):
             CrossModalLayer(hidden, num_heads, hidden * ffn_ratio, dropout)
             for _ in range(num_layers))
 
-    def forward(self,
-                text: torch.Tensor,
-                text_mask: torch.Tensor,
-                visual: Optional[torch.Tensor] = None,
-                has_image: Optional[torch.Tensor] = None) -> torch.Tensor:
-        text_pad = text_mask == 0
+    def fuse(self, text_encoder, text_states, attention_mask, visual=None, has_image=None) -> FusionOutput:
+        text_pad = attention_mask == 0
         visual_pad = gate = None
         if visual is not None:
             visual = self.visual_proj(visual)
-            gate = has_image.to(text.dtype)[:, None, None]
+            gate = has_image.to(text_states.dtype)[:, None, None]
             # Rows with no image attend to zeros that the gate then discards;
             # fully masked rows would give NaNs in softmax.
             visual_pad = torch.zeros(visual.shape[:2], dtype=torch.bool, device=visual.device)
-        h = text
+        h = text_states
         for layer in self.layers:
             h = layer(h, text_pad, visual, visual_pad, gate)
-        return h
-
-
-@MODELS.register_module()
-class TextOnlyFusion(BaseModule):
-    """No fusion: the text encoder's states go straight to the head."""
-
-    def forward(self, text, text_mask, visual=None, has_image=None):
-        return text
+        return FusionOutput(h, visual, has_image)

@@ -1,12 +1,18 @@
+"""The contract of every pmu model: MMEngine's ``BaseModel`` with three modes."""
+from abc import ABCMeta, abstractmethod
+from typing import List, Optional
+
 from mmengine.model import BaseModel
 
 
-class ThreeModeModel(BaseModel):
+class ThreeModeModel(BaseModel, metaclass=ABCMeta):
     """An MMEngine model with the three modes of ``forward``.
 
-    ``loss`` → dict of named losses, ``predict`` → data samples with ``pred_*``
-    fields, ``tensor`` → raw outputs (export, benchmarks). Subclasses write
-    ``loss``, ``predict`` and ``_forward``.
+    ``loss`` → dict of named losses (the runner sums the ``loss*`` entries and
+    logs every entry), ``predict`` → the data samples with ``pred_*`` fields,
+    ``tensor`` → raw outputs (export, benchmarks). Subclasses write the four
+    abstract methods; predictions go into the samples through
+    :meth:`add_pred_to_datasample` only, so every task fills its fields one way.
     """
 
     def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
@@ -17,3 +23,31 @@ class ThreeModeModel(BaseModel):
         if mode == 'tensor':
             return self._forward(inputs, data_samples)
         raise RuntimeError(f"Invalid mode {mode!r}: use 'loss', 'predict' or 'tensor'")
+
+    @abstractmethod
+    def extract_feat(self, inputs: dict):
+        """The features the heads read (fused states for the task models)."""
+
+    @abstractmethod
+    def loss(self, inputs: dict, data_samples: list) -> dict:
+        """A dict of named losses (``loss_*``) and figures to log."""
+
+    @abstractmethod
+    def predict(self, inputs: dict, data_samples: list) -> list:
+        """The data samples with their ``pred_*`` fields set (:meth:`add_pred_to_datasample`)."""
+
+    @abstractmethod
+    def _forward(self, inputs: dict, data_samples: Optional[list] = None):
+        """Raw head outputs, no post-processing."""
+
+    @staticmethod
+    def add_pred_to_datasample(data_samples: List, **fields) -> List:
+        """Write per-sample predictions: ``fields`` maps a ``pred_*`` name to one value per sample."""
+        for name, values in fields.items():
+            if not name.startswith('pred_'):
+                raise ValueError(f'prediction fields start with pred_, got {name!r}')
+            if len(values) != len(data_samples):
+                raise ValueError(f'{name}: {len(values)} values for {len(data_samples)} samples')
+            for sample, value in zip(data_samples, values):
+                sample.set_field(value, name)
+        return data_samples

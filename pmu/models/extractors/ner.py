@@ -60,10 +60,11 @@ class MultimodalNER(MultimodalExtractor):
     def predict(self, inputs: dict, data_samples: List[PMUDataSample]) -> List[PMUDataSample]:
         feats, mask = self.word_features(inputs, data_samples)
         paths = self.head.predict(feats, mask)
+        tags = []
         for s, path in zip(data_samples, paths):
             kept = iter(path)
-            s.pred_tags = [self.tags[next(kept)] if i >= 0 else 'O' for i in s.word_ids]
-        return data_samples
+            tags.append([self.tags[next(kept)] if i >= 0 else 'O' for i in s.word_ids])
+        return self.add_pred_to_datasample(data_samples, pred_tags=tags)
 
     def _forward(self, inputs: dict, data_samples: Optional[List[PMUDataSample]] = None):
         feats, _ = self.word_features(inputs, data_samples)

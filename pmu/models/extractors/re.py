@@ -62,11 +62,9 @@ class MultimodalRE(MultimodalExtractor):
         return self.head.loss(head_feats, tail_feats, labels)
 
     def predict(self, inputs: dict, data_samples: List[PMUDataSample]) -> List[PMUDataSample]:
-        probs = self.head.predict(*self.entity_features(inputs, data_samples))
-        for s, p in zip(data_samples, probs.float().cpu()):
-            s.pred_scores = p
-            s.pred_relation = self.relations[int(p.argmax())]
-        return data_samples
+        probs = self.head.predict(*self.entity_features(inputs, data_samples)).float().cpu()
+        return self.add_pred_to_datasample(data_samples, pred_scores=list(probs),
+                                           pred_relation=[self.relations[int(p.argmax())] for p in probs])
 
     def _forward(self, inputs: dict, data_samples: Optional[List[PMUDataSample]] = None):
         return self.head(*self.entity_features(inputs, data_samples))

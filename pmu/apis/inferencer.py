@@ -6,7 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 
-from pmu.datasets.truncation import entity_spans
+from pmu.structures import entity_spans
 from pmu.engine.checkpoint import load_checkpoint_file
 from pmu.registry import MODELS
 

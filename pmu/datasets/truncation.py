@@ -1,13 +1,7 @@
 """Counting what sub-word truncation cuts off, so nothing is dropped silently."""
-from typing import List, Sequence, Tuple
+from typing import Tuple
 
-from seqeval.scheme import IOB2, Entities
-
-
-def entity_spans(tags: Sequence[str]) -> List[Tuple[str, int, int]]:
-    """Strict IOB2 entities as ``(type, start, end)`` word spans, end exclusive."""
-    ents = Entities([list(tags)], IOB2, suffix=False).entities[0]
-    return [(e.tag, e.start, e.end) for e in ents]
+from pmu.structures import entity_spans
 
 
 def count_truncated_entities(data_list, pipeline) -> Tuple[int, int, int]:

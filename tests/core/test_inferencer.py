@@ -1,7 +1,7 @@
 import os.path as osp
 
 from pmu.apis import MNERInferencer, tokenize_post
-from pmu.datasets.truncation import entity_spans
+from pmu.structures import entity_spans
 from tests.conftest import REPO
 
 IMAGE = 'mnre/img_org/val/twitter_stream_2018_06_11_24_0_2_194.jpg'

@@ -7,8 +7,8 @@ from mmengine.logging import MMLogger, print_log
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from pmu.datasets.truncation import entity_spans
 from pmu.registry import METRICS
+from pmu.structures import entity_spans
 
 
 @METRICS.register_module()

@@ -2,6 +2,8 @@
 from functools import lru_cache
 from typing import Optional, Sequence, Tuple
 
+import torch
+
 from .paths import resolve_packaged_path
 
 
@@ -43,7 +45,16 @@ def build_tokenizer(name_or_path: str,
 
 
 def load_pretrained_model(auto_cls, name_or_path: str, **kwargs):
-    """``auto_cls.from_pretrained`` with the offline error explained."""
+    """``auto_cls.from_pretrained`` with the offline error explained.
+
+    Models load in float32 whatever dtype their files store: transformers 5
+    keeps a half-precision checkpoint in half precision by default, and pmu
+    trains in float32 (mixed precision is ``--amp``'s job).
+    """
+    if not auto_cls.__name__.endswith('Config'):
+        import transformers
+        key = 'dtype' if int(transformers.__version__.split('.')[0]) >= 5 else 'torch_dtype'
+        kwargs.setdefault(key, torch.float32)
     try:
         return auto_cls.from_pretrained(resolve_packaged_path(name_or_path), **kwargs)
     except (OSError, ValueError) as e:

@@ -1,5 +1,4 @@
 """Image–caption pairs of a pseudo-label cache (``tools/prepare_pretrain.py``) for pre-training."""
-import json
 import os.path as osp
 from typing import List, Optional
 
@@ -8,11 +7,13 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from pmu.registry import DATASETS
+from pmu.structures import read_pair_records
 
 
 @DATASETS.register_module()
 class PretrainPairsDataset(BaseDataset):
-    """The pairs of ``<cache_dir>/pairs.jsonl`` (see docs/pseudo_labels.md).
+    """The pairs of ``<cache_dir>/pairs.jsonl``, one ``pmu.structures.PairRecord`` a line
+    (see docs/pseudo_labels.md).
 
     Each sample: ``img_path``, ``caption`` (and ``words``, its whitespace split,
     for ``TokenizeWords``), ``match`` (mismatched pairs are kept: ITM uses them
@@ -49,22 +50,20 @@ class PretrainPairsDataset(BaseDataset):
                 f'{self.ann_file} not found: run tools/prepare_pretrain.py first '
                 f'(see docs/pretraining.md) or point cache_dir at its work dir')
         data = []
-        with open(self.ann_file, encoding='utf-8') as f:
-            for line in f:
-                r = json.loads(line)
-                if self.image_filter and self.image_filter not in r['image']:
-                    continue
-                k = self.num_objects
-                objects = r['objects'][:k]
-                boxes = np.zeros((k, 4), np.float32)
-                valid = np.zeros(k, bool)
-                for i, o in enumerate(objects):
-                    boxes[i], valid[i] = o['box'], True
-                data.append(dict(
-                    pair_id=r['id'], img_path=self._image_path(r['image']), ori_size=(r['width'], r['height']),
-                    caption=r['caption'], words=r['caption'].split() or ['.'], match=bool(r.get('match', True)),
-                    gt_boxes=boxes, gt_boxes_valid=valid,
-                    gt_labels=[o['label'] for o in objects] + [''] * (k - len(objects))))
+        for r in read_pair_records(self.ann_file):  # a bad line raises PairRecordError naming file:line
+            if self.image_filter and self.image_filter not in r.image:
+                continue
+            k = self.num_objects
+            objects = r.objects[:k]
+            boxes = np.zeros((k, 4), np.float32)
+            valid = np.zeros(k, bool)
+            for i, o in enumerate(objects):
+                boxes[i], valid[i] = o.box, True
+            data.append(dict(
+                pair_id=r.id, img_path=self._image_path(r.image), ori_size=(r.width, r.height),
+                caption=r.caption, words=r.caption.split() or ['.'], match=r.match,
+                gt_boxes=boxes, gt_boxes_valid=valid,
+                gt_labels=[o.label for o in objects] + [''] * (k - len(objects))))
         n_match = sum(d['match'] for d in data)
         MMLogger.get_current_instance().info(
             f'{type(self).__name__}: {len(data)} pairs from {self.ann_file}'

@@ -1,4 +1,8 @@
 from .bio import entity_spans
 from .data_sample import PMUDataSample
+from .pretrain_record import EntityRecord, ObjectRecord, PairRecord, PairRecordError, read_pair_records
 
-__all__ = ['PMUDataSample', 'entity_spans']
+__all__ = [
+    'EntityRecord', 'ObjectRecord', 'PMUDataSample', 'PairRecord', 'PairRecordError', 'entity_spans',
+    'read_pair_records'
+]

@@ -4,6 +4,9 @@
 #   bash tools/install.sh                    # core + test tools
 #   PMU_EXTRAS=tests,mmdet bash tools/install.sh   # also MMDetection (see README)
 #
+# PMU_EXTRAS names extras of setup.py (requirements/<extra>.txt): tests, mmdet,
+# tensorboard, or all of them with all.
+#
 # torch is installed first and pinned (TORCH_SPEC, default torch==2.13.0, a CPU
 # build on pmu's machines); everything that depends on torch comes after it,
 # so no other package can pull in a different torch build.
@@ -25,7 +28,7 @@ echo "[pmu] installing $TORCH_SPEC"
 "${PIP[@]}" install -q "$TORCH_SPEC"
 
 FIND_LINKS=()
-if [[ ",$EXTRAS," == *",mmdet,"* ]]; then
+if [[ ",$EXTRAS," == *",mmdet,"* || ",$EXTRAS," == *",all,"* ]]; then
     # mmcv 2.1.0 with compiled ops for this torch: a prebuilt wheel when one is
     # at hand (../shared/wheels on pmu's machines, or PMU_WHEELS), else pip
     # builds it from source (about 17 minutes on 2 cores).
@@ -40,6 +43,7 @@ if [[ ",$EXTRAS," == *",mmdet,"* ]]; then
     fi
 fi
 echo "[pmu] installing pmu[$EXTRAS]"
+# editable (PEP 660): configs/ and tools/ are linked into pmu/.mim by setup.py
 "${PIP[@]}" install -q "${FIND_LINKS[@]}" -e ".[$EXTRAS]"
 "$VENV/bin/python" - <<'PY'
 import torch, pmu

@@ -1,0 +1,58 @@
+"""Run a multi-seed study: ``python tools/study.py STUDY_CONFIG [--workers N] [--gpus 0,1]``.
+
+Trains and evaluates every (row, seed) of the study config with tools/train.py
+and tools/test.py, skips finished runs, resumes killed ones, and writes
+WORK_DIR/study.json and WORK_DIR/study.md (see docs/studies.md).
+"""
+import argparse
+import os.path as osp
+import sys
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Run a multi-seed study (docs/studies.md)')
+    parser.add_argument('study', help='study config file (see configs/studies/README.md)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='runs at a time (each gets OMP_NUM_THREADS=cores/N unless set)')
+    parser.add_argument('--gpus', help='GPU ids assigned round-robin to the workers, e.g. 0,1 '
+                        '(several workers may share one: --gpus 0 --workers 4)')
+    parser.add_argument('--only', help='comma-separated rows (or before steps) to run')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='print what each run would execute next, run nothing')
+    parser.add_argument('--summarise', '--summarize', action='store_true',
+                        help='only rebuild study.json and study.md from the result.json files')
+    parser.add_argument('--python', default=sys.executable,
+                        help='interpreter for tools/train.py and tools/test.py')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    from pmu.apis.study import StudyRunner, check_only, load_study, write_summary
+
+    only = [n.strip() for n in args.only.split(',') if n.strip()] if args.only else None
+    try:
+        study = load_study(args.study)
+        check_only(study, only)
+    except ValueError as e:  # a mistake in the study config: the message names it
+        sys.exit(f'[study] {e}')
+    if args.summarise:
+        summary = write_summary(study)
+        counts = summary['counts']
+        print(f'[study] {counts["ok"]}/{counts["total"]} runs finished, {counts["failed"]} '
+              f'failed, {counts["pending"]} pending: {osp.join(study.work_dir, "study.md")}')
+        return 0
+    gpus = [g.strip() for g in args.gpus.split(',') if g.strip()] if args.gpus else None
+    runner = StudyRunner(study, workers=args.workers, gpus=gpus, python=args.python,
+                         tools_dir=osp.dirname(osp.abspath(__file__)))
+    if args.dry_run:
+        runner.dry_run(only)
+        return 0
+    runner.run(only)
+    if runner.failures:
+        print(f'[study] failed: {", ".join(runner.failures)}', file=sys.stderr)
+    return 1 if runner.failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

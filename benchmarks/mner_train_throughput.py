@@ -29,8 +29,8 @@ def peak_rss_mib() -> float:
 
 def build(args):
     import torch
-    from mmengine.config import Config
-    cfg = Config.fromfile(CONFIG)
+    from pmu.apis.config import load_complete_config
+    cfg = load_complete_config(CONFIG)  # completed: the pipeline's tokenizer, the model's tags
     n = (args.iters + args.warmup) * args.batch_size
     cfg.train_dataloader.update(batch_size=args.batch_size, num_workers=args.workers,
                                 persistent_workers=args.workers > 0)

@@ -40,7 +40,7 @@ def retrieval(cfg, checkpoint):
 
 
 def agreement(cfg, checkpoint, entity_vocab, tau, threshold):
-    from pmu.engine.hooks.soft_labels import build_teacher, entity_agreement, teacher_similarities
+    from pmu.pseudo_labels.soft_labeler import build_teacher, entity_agreement, teacher_similarities
     from pmu.models.pretrainers import soft_pseudo_labels
     from pmu.pseudo_labels import encode_vocabulary, read_vocabulary
     from pmu.registry import DATASETS
@@ -50,7 +50,7 @@ def agreement(cfg, checkpoint, entity_vocab, tau, threshold):
     templates = cfg.model.get('pseudo_labels', {}).get('entity_templates', dict(type='promu_entity'))
     prompts = encode_vocabulary(vocab, templates, teacher.encode_text, encoder_id='eval')
     images = dataset.unique_images()
-    coe_sim, box_valid, _ = teacher_similarities(teacher, images, prompts, prompts[:1], dataset.num_objects)
+    coe_sim, box_valid, _, _ = teacher_similarities(teacher, images, prompts, prompts[:1], dataset.num_objects)
     _, confident = soft_pseudo_labels(coe_sim, tau, threshold)
     out = entity_agreement(coe_sim, box_valid, images, vocab, confident=confident & box_valid)
     out.update(images=len(images), tau=tau, threshold=threshold,
@@ -63,9 +63,8 @@ def main():
     import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints)
     from pmu.utils import register_all_modules
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    from pmu.apis.config import load_complete_config
+    cfg = load_complete_config(args.config, args.cfg_options)
     cfg.work_dir = args.work_dir or osp.join('work_dirs', 'pretrain_eval',
                                              osp.splitext(osp.basename(args.config))[0])
     if args.agreement:
@@ -75,7 +74,7 @@ def main():
     else:
         checkpoint = args.checkpoint
         if checkpoint:
-            from pmu.engine.hooks.soft_labels import resolve_checkpoint
+            from pmu.utils.checkpoint import resolve_checkpoint
             checkpoint = resolve_checkpoint(checkpoint)
         result = retrieval(cfg, checkpoint)
     print(json.dumps(result, indent=2))

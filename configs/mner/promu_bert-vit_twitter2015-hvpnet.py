@@ -1,9 +1,6 @@
-# PROMU fusion, bert-vit on twitter2015-hvpnet (base variant).
+# PROMU fusion over bert-base-uncased + ViT-B/16 on Twitter-2015 (HVPNeT), 10 epochs.
 _base_ = [
-    '../_base_/models/mner_promu_base.py', '../_base_/datasets/twitter2015-hvpnet.py',
-    '../_base_/schedules/adamw_10e.py', '../_base_/default_runtime.py'
+    '../_base_/models/mner_promu.py', '../_base_/datasets/twitter2015-hvpnet.py',
+    '../_base_/schedules/adamw_lin-warmup-decay_10e.py', '../_base_/default_runtime.py'
 ]
-model = dict(tags=_base_.tags)
-train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
-test_dataloader = val_dataloader
+model = dict(_base_.encoders.bert_vit, fusion=dict(num_layers=6))

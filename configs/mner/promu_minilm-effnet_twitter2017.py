@@ -1,9 +1,5 @@
-# PROMU fusion, minilm-effnet on twitter2017 (lite variant).
+# PROMU fusion over MiniLM-L6 + EfficientNet-lite0 on Twitter-2017, CPU schedule.
 _base_ = [
-    '../_base_/models/mner_promu_lite.py', '../_base_/datasets/twitter2017.py',
-    '../_base_/schedules/adamw_4e.py', '../_base_/default_runtime.py'
+    '../_base_/models/mner_promu.py', '../_base_/datasets/twitter2017.py',
+    '../_base_/schedules/adamw_lin-warmup-decay_4e.py', '../_base_/default_runtime.py'
 ]
-model = dict(tags=_base_.tags)
-train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
-test_dataloader = val_dataloader

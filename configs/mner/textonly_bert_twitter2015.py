@@ -1,9 +1,6 @@
-# Text-only bert-CRF baseline on twitter2015 (base variant).
+# Text-only BERT-CRF baseline (bert-base-uncased) on Twitter-2015 (UMT), 10 epochs.
 _base_ = [
-    '../_base_/models/mner_textonly_base.py', '../_base_/datasets/twitter2015.py',
-    '../_base_/schedules/adamw_10e.py', '../_base_/default_runtime.py'
+    '../_base_/models/mner_textonly.py', '../_base_/datasets/twitter2015.py',
+    '../_base_/schedules/adamw_lin-warmup-decay_10e.py', '../_base_/default_runtime.py'
 ]
-model = dict(tags=_base_.tags)
-train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
-test_dataloader = val_dataloader
+model = _base_.encoders.bert

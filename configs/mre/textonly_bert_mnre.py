@@ -1,9 +1,6 @@
-# Text-only bert baseline on MNRE (base variant).
+# Text-only bert-base-uncased baseline on MNRE, 10 epochs.
 _base_ = [
-    '../_base_/models/mre_textonly_base.py', '../_base_/datasets/mnre.py',
-    '../_base_/schedules/adamw_10e.py', '../_base_/default_runtime.py'
+    '../_base_/models/mre_textonly.py', '../_base_/datasets/mnre.py',
+    '../_base_/schedules/adamw_lin-warmup-decay_10e.py', '../_base_/default_runtime.py'
 ]
-model = dict(relations=_base_.relations)
-train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
-test_dataloader = val_dataloader
+model = _base_.encoders.bert

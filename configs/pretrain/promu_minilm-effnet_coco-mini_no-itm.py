@@ -1,3 +1,3 @@
 # Ablation: without image-text matching (ITM); everything else as the full model.
 _base_ = './promu_minilm-effnet_coco-mini.py'
-model = dict(itm_loss=None)
+model = dict(itm_head=None)

@@ -1,49 +1,11 @@
-# The teacher (prompter) of PROMU: bert-base-uncased + ViT-B/16 (in21k) trained with ITC
-# alone on COCO-mini's train pairs. Its checkpoint labels the student's data
-# (SoftLabelHook in promu_minilm-effnet_coco-mini.py).
+# The teacher (prompter) of PROMU on the paper's backbones, bert-base-uncased + ViT-B/16
+# (in21k), and schedule (batch 128 per GPU; the paper uses 8 GPUs: torchrun
+# --nproc_per_node 8 ... --launcher pytorch). A GPU is needed.
 _base_ = [
-    '../_base_/models/pretrain_base.py', '../_base_/datasets/coco-mini_pretrain.py',
-    '../_base_/default_runtime.py'
+    '../_base_/models/pretrain_teacher.py', '../_base_/datasets/coco-mini_pretrain.py',
+    '../_base_/schedules/adamw_pretrain_10e.py', '../_base_/pretrain_runtime.py'
 ]
-model = dict(
-    type='PromptTeacher',
-    data_preprocessor=_base_.data_preprocessor,
-    text_encoder=_base_.text_encoder,
-    visual_encoder=_base_.visual_encoder,
-    embed_dim=256,
-    text_pool='cls',
-    max_length=_base_.max_length,
-    itc_loss=dict(type='ImageTextContrastiveLoss', temperature=0.07, temperature_range=(0.001, 0.5),
-                  loss_weight=1.0))
-train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
-test_dataloader = val_dataloader
-
-# The paper's schedule (official code): AdamW (0.9, 0.98), lr 5e-5, 10 epochs, linear
-# decay after 10% warm-up, gradient clipping 2.0; batch 128 per GPU (x 8 GPUs in the paper:
-# scale with torchrun --nproc_per_node 8 ... --launcher pytorch). A GPU is needed.
-# decay, gradient clipping 2.0; the new projections learn 10x faster than the encoders.
-max_epochs = 10
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.98), weight_decay=0.02),
-    clip_grad=dict(max_norm=2.0),
-    paramwise_cfg=dict(
-        custom_keys={},  # one learning rate for all, as the official code
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=0.1 * max_epochs,
-         convert_to_iter_based=True),
-    dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=True, begin=0.1 * max_epochs,
-         end=max_epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(interval=1, max_keep_ckpts=1, save_best=None))
+model = dict(_base_.encoders.bert_vit, text_pool='cls', frozen_parameters=[])
 train_dataloader = dict(batch_size=128, num_workers=4)
 val_dataloader = dict(num_workers=4)
 test_dataloader = val_dataloader

@@ -1,20 +1,253 @@
-"""The few config adjustments the tools make, kept here where tests reach them."""
+"""Loading a config the way the tools run it, and the few adjustments they make."""
+import inspect
 import os.path as osp
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config
 
+# Pipeline steps that tokenise with the model's text encoder.
+TOKENIZING_STEPS = ('TokenizeWords', 'InsertEntityMarkers')
+
+
+def load_complete_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """``Config.fromfile`` + ``cfg_options`` + :func:`complete_config`: ready for ``Runner.from_cfg``."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return complete_config(cfg)
+
 
 def load_tool_config(args) -> Config:
-    """The config a tool runs: file, ``--cfg-options``, launcher and work dir."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    """The config a tool runs: file, ``--cfg-options``, completion, launcher and work dir."""
+    cfg = load_complete_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
 
+
+def complete_config(cfg: Config) -> Config:
+    """Fill in, in place, what pmu's configs state once and derive everywhere else.
+
+    A dataset base (``configs/_base_/datasets/``) states the tag set, the
+    relations, the entity markers, the sub-word budget and the pre-training
+    cache; the model base states the text encoder; the schedule states
+    fractions of training. This function copies them where MMEngine's
+    components expect them, so that a leaf config is its ``_base_`` list.
+    Every tool calls it (:func:`load_tool_config`); anyone building a
+    ``Runner`` from a ``Config`` calls it after the last change to the config
+    (``--cfg-options`` included), e.g. through :func:`load_complete_config`.
+
+    Only values that are left out or ``None`` are filled; a value set
+    explicitly stays. A key is filled where the component's type takes it
+    (its ``__init__``). What is filled:
+
+    - ``model.tags`` from the top-level ``tags``, else from ``entity_types``
+      (the Twitter dataset bases): ``O``, then ``B-``/``I-`` of each type;
+    - ``model.relations`` from ``relations`` (``mnre.py``);
+    - ``model.text_encoder.extra_special_tokens`` from ``entity_markers``
+      (``mnre.py``), so the model's vocabulary has the pipeline's markers;
+    - in every pipeline (``{train,val,test}_dataloader.dataset.pipeline``,
+      wrapped datasets included, and top-level ``*_pipeline`` lists):
+      ``tokenizer`` of ``TokenizeWords`` and ``InsertEntityMarkers`` from
+      ``model.text_encoder.name_or_path``, and their ``max_length`` from
+      ``max_length``; ``LoadImage`` steps are dropped when the model takes a
+      ``visual_encoder`` and has none (a text-only model decodes no image);
+    - pre-training: each dataset's ``cache_dir`` from ``cache_dir``;
+      ``model.entity_vocab`` / ``model.relation_vocab`` from the train
+      dataset's cache (``<cache_dir>/entity_vocab.txt``,
+      ``relation_vocab.txt``); ``model.max_length`` from ``max_length``;
+    - ``param_scheduler``: an entry with pmu's ``span=(a, b)`` (begin and end
+      as fractions of training) gets ``begin = a * train_cfg.max_epochs``,
+      ``end = b * train_cfg.max_epochs`` and, unless set,
+      ``convert_to_iter_based=True``; an epoch-based entry without ``end`` ends
+      at ``train_cfg.max_epochs``. Schedules so follow
+      ``--cfg-options train_cfg.max_epochs=N``. Use ``SpanLinearLR``
+      (:mod:`pmu.engine.schedulers`) for spans: it rounds to iterations and
+      keeps at least one, where MMEngine's schedulers truncate (a span shorter
+      than one iteration then fails).
+
+    A value that is needed and cannot be derived raises ``ValueError`` naming
+    the key. Completing a completed config changes nothing.
+    """
+    model = cfg.get('model')
+    model = model if isinstance(model, dict) else None
+    if model is not None:
+        _complete_model(cfg, model)
+    _complete_pipelines(cfg, model)
+    _complete_datasets(cfg, model)
+    _complete_schedulers(cfg)
+    return cfg
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _init_param(type_, key: str, registry) -> Optional[inspect.Parameter]:
+    """The ``__init__`` parameter ``key`` of a registered type (through ``**kwargs``
+    to its bases), or None when it takes no such argument or is unknown."""
+    cls = registry.get(type_) if isinstance(type_, str) else type_
+    if not inspect.isclass(cls):
+        return None
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        if key in params:
+            return params[key]
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return None
+    return None
+
+
+def _fill(owner: dict, key: str, where: str, value, source: str, registry) -> None:
+    """``owner[key] = value`` when it is None or left out and ``owner``'s type takes it.
+
+    Raises when the value is needed (given as None, or a required argument)
+    and ``value`` is None.
+    """
+    if owner.get(key) is not None:
+        return
+    if key in owner:
+        needed = True
+    else:
+        param = _init_param(owner.get('type'), key, registry)
+        if param is None:
+            return
+        needed = param.default is inspect.Parameter.empty
+    if value is None:
+        if needed:
+            raise ValueError(f'{where} is not set and cannot be derived: {source}. Set {where} or '
+                             f'list a base that gives it (configs/_base_/)')
+        return
+    owner[key] = value
+
+
+def _complete_model(cfg: Config, model: dict) -> None:
+    from pmu.registry import MODELS
+    tags = cfg.get('tags')
+    if tags is None and cfg.get('entity_types'):
+        from pmu.datasets import bio_tags  # the order the datasets use
+        tags = bio_tags(cfg.entity_types)
+    _fill(model, 'tags', 'model.tags', tags,
+          'the config has neither `tags` nor `entity_types` (a Twitter dataset base states them)', MODELS)
+    _fill(model, 'relations', 'model.relations', cfg.get('relations'),
+          'the config has no top-level `relations` (configs/_base_/datasets/mnre.py states it)', MODELS)
+    for key in ('tags', 'relations'):
+        if model.get(key) is not None:
+            model[key] = list(model[key])
+    _fill(model, 'max_length', 'model.max_length', cfg.get('max_length'),
+          'the config has no top-level `max_length` (the dataset base states it)', MODELS)
+    encoder = model.get('text_encoder')
+    if isinstance(encoder, dict):
+        _fill(encoder, 'extra_special_tokens', 'model.text_encoder.extra_special_tokens',
+              cfg.get('entity_markers'), 'the config has no top-level `entity_markers`', MODELS)
+
+
+def _dataset_dicts(cfg: Config) -> Iterator[Tuple[str, dict]]:
+    """``(where, dataset dict)`` of every dataloader's dataset, wrapped ones included."""
+
+    def walk(where, ds):
+        if isinstance(ds, dict):
+            yield where, ds
+            yield from walk(f'{where}.dataset', ds.get('dataset'))
+            yield from walk(f'{where}.datasets', ds.get('datasets'))
+        elif isinstance(ds, (list, tuple)):
+            for i, d in enumerate(ds):
+                yield from walk(f'{where}.{i}', d)
+
+    seen = set()
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if isinstance(loader, dict):
+            for where, ds in walk(f'{split}_dataloader.dataset', loader.get('dataset')):
+                if id(ds) not in seen:  # test_dataloader is often val_dataloader
+                    seen.add(id(ds))
+                    yield where, ds
+
+
+def _pipelines(cfg: Config) -> Iterator[Tuple[str, dict, str]]:
+    """``(where, owner, key)`` such that ``owner[key]`` is a pipeline list."""
+    for where, ds in _dataset_dicts(cfg):
+        if isinstance(ds.get('pipeline'), list):
+            yield f'{where}.pipeline', ds, 'pipeline'
+    for key, value in list(cfg.items()):
+        if key.endswith('_pipeline') and isinstance(value, list):
+            yield key, cfg, key
+
+
+def _complete_pipelines(cfg: Config, model: Optional[dict]) -> None:
+    from pmu.registry import MODELS, TRANSFORMS
+    encoder = (model or {}).get('text_encoder')
+    tokenizer = encoder.get('name_or_path') if isinstance(encoder, dict) else None
+    text_only = (model is not None and not model.get('visual_encoder')
+                 and _init_param(model.get('type'), 'visual_encoder', MODELS) is not None)
+    marks_entities = False
+    for where, owner, key in _pipelines(cfg):
+        steps = owner[key]
+        if text_only:
+            steps = [s for s in steps if not (isinstance(s, dict) and s.get('type') == 'LoadImage')]
+            owner[key] = steps
+        for i, step in enumerate(steps):
+            if not (isinstance(step, dict) and step.get('type') in TOKENIZING_STEPS):
+                continue
+            marks_entities |= step['type'] == 'InsertEntityMarkers'
+            _fill(step, 'tokenizer', f'{where}.{i}.tokenizer', tokenizer,
+                  'model.text_encoder.name_or_path is not set', TRANSFORMS)
+            _fill(step, 'max_length', f'{where}.{i}.max_length', cfg.get('max_length'),
+                  'the config has no top-level `max_length` (the dataset base states it)', TRANSFORMS)
+    if marks_entities and isinstance(encoder, dict) and not encoder.get('extra_special_tokens'):
+        raise ValueError('model.text_encoder.extra_special_tokens is not set and cannot be derived: the '
+                         'pipeline inserts entity markers but the config has no top-level `entity_markers`; '
+                         'the text encoder must know the markers (configs/_base_/datasets/mnre.py states them)')
+
+
+def _complete_datasets(cfg: Config, model: Optional[dict]) -> None:
+    from pmu.registry import DATASETS, MODELS
+    for where, ds in _dataset_dicts(cfg):
+        _fill(ds, 'cache_dir', f'{where}.cache_dir', cfg.get('cache_dir'),
+              'the config has no top-level `cache_dir` (the pre-training dataset base states it)', DATASETS)
+    if model is None:
+        return
+    train = (cfg.get('train_dataloader') or {}).get('dataset') or {}
+    cache = train.get('cache_dir') if isinstance(train, dict) else None
+    for key in ('entity_vocab', 'relation_vocab'):
+        _fill(model, key, f'model.{key}', osp.join(cache, f'{key}.txt') if cache else None,
+              'train_dataloader.dataset.cache_dir is not set', MODELS)
+
+
+def _complete_schedulers(cfg: Config) -> None:
+    schedulers = cfg.get('param_scheduler')
+    if not schedulers:
+        return
+    entries: List[Tuple[str, dict]] = (
+        [(f'param_scheduler.{i}', s) for i, s in enumerate(schedulers)] if isinstance(schedulers, list)
+        else [('param_scheduler', schedulers)])
+    epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
+    for where, s in entries:
+        by_epoch = s.get('by_epoch', True)
+        if 'span' in s:
+            span = s.pop('span')
+            if not by_epoch:
+                raise ValueError(f'{where}.span needs by_epoch=True (a span is a fraction of the epochs)')
+            if epochs is None:
+                raise ValueError(f'{where}.span: train_cfg.max_epochs is not set (an epoch-based loop is needed)')
+            if 'begin' in s or 'end' in s:
+                raise ValueError(f'{where}: give span or begin/end, not both')
+            a, b = span
+            if not 0 <= a < b <= 1:
+                raise ValueError(f'{where}.span={tuple(span)}: need 0 <= begin < end <= 1')
+            s.update(begin=round(a * epochs, 9), end=round(b * epochs, 9))
+            s.setdefault('convert_to_iter_based', True)
+        elif by_epoch and 'end' not in s and epochs is not None:
+            s['end'] = epochs
+        if by_epoch and 'end' in s and s['end'] <= s.get('begin', 0):
+            raise ValueError(f'{where} ends at epoch {s["end"]}, not after its begin {s.get("begin", 0)} '
+                             f'(train_cfg.max_epochs={epochs})')
+
+
+# --------------------------------------------------------------------------- run-time adjustments
 
 def resolve_dist_backend(cfg: Config) -> None:
     """``dist_cfg.backend='auto'``: nccl when CUDA is available, gloo otherwise."""
@@ -53,6 +286,7 @@ def amp_optim_wrapper(optim_wrapper: dict) -> dict:
 
 
 def prepare_train_config(cfg: Config, amp: bool = False, resume=None) -> Config:
+    complete_config(cfg)  # a no-op for a config from load_tool_config
     resolve_dist_backend(cfg)
     init_cpu_distributed(cfg)
     if amp:
@@ -67,6 +301,7 @@ def prepare_train_config(cfg: Config, amp: bool = False, resume=None) -> Config:
 
 
 def prepare_test_config(cfg: Config, checkpoint: str, out=None) -> Config:
+    complete_config(cfg)
     resolve_dist_backend(cfg)
     init_cpu_distributed(cfg)
     cfg.load_from = checkpoint

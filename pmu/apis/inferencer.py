@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 
 from pmu.structures import entity_spans
-from pmu.engine.checkpoint import load_checkpoint_file
+from pmu.utils.checkpoint import load_checkpoint_file
 from pmu.registry import MODELS
 
 # URLs, @mentions and #hashtags stay whole, as in the Twitter datasets' tokens.
@@ -31,7 +31,8 @@ class MNERInferencer:
                  device: str = 'cpu'):
         from pmu.utils import register_all_modules
         register_all_modules()
-        cfg = Config.fromfile(config) if isinstance(config, str) else config
+        from pmu.apis.config import complete_config
+        cfg = complete_config(Config.fromfile(config) if isinstance(config, str) else config)
         self.model = MODELS.build(cfg.model)
         if checkpoint:
             state = load_checkpoint_file(checkpoint)

@@ -2,9 +2,9 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
+from pmu.apis.config import load_complete_config
 from pmu.registry import MODELS
 from pmu.datasets.transforms import LoadImage, PackMultimodalInputs, TokenizeWords
 from tests.conftest import MINILM, REPO
@@ -15,7 +15,7 @@ IMAGE = 'mnre/img_org/val/twitter_stream_2018_06_11_24_0_2_194.jpg'
 
 @pytest.fixture(scope='module')
 def model():
-    cfg = Config.fromfile(LITE)
+    cfg = load_complete_config(LITE)
     torch.manual_seed(0)
     m = MODELS.build(cfg.model)
     m.init_weights()
@@ -83,7 +83,7 @@ def test_sample_without_image_is_masked_not_fed_a_black_image(model, data_root):
 
 
 def test_text_only_config_has_no_visual_side():
-    cfg = Config.fromfile(osp.join(REPO, 'configs/mner/textonly_minilm_twitter2017.py'))
+    cfg = load_complete_config(osp.join(REPO, 'configs/mner/textonly_minilm_twitter2017.py'))
     m = MODELS.build(cfg.model)
     assert m.visual_encoder is None and type(m.fusion).__name__ == 'TextOnlyFusion'
     assert all(t['type'] != 'LoadImage' for t in cfg.train_dataloader.dataset.pipeline)

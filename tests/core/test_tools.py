@@ -96,20 +96,20 @@ def test_torchrun_two_processes(tmp_path, data_root):
 PLUGIN = '''
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
+from pmu.models.fusion import BaseFusion, FusionOutput
 from pmu.registry import MODELS
 
 
 @MODELS.register_module()
-class GatedTextFusion(BaseModule):
+class GatedTextFusion(BaseFusion):
     """A fusion module that lives outside pmu."""
 
     def __init__(self, hidden):
         super().__init__()
         self.gate = nn.Linear(hidden, hidden)
 
-    def forward(self, text, text_mask, visual=None, has_image=None):
-        return text * torch.sigmoid(self.gate(text))
+    def fuse(self, text_encoder, text_states, attention_mask, visual=None, has_image=None):
+        return FusionOutput(text_states * torch.sigmoid(self.gate(text_states)))
 '''
 
 
@@ -118,7 +118,7 @@ def test_module_registered_outside_the_package_trains(tmp_path, data_root):
     cfg = write(tmp_path / 'my_config.py', f'''
 _base_ = '{REPO}/{TEXT_CFG}'
 custom_imports = dict(imports=['my_fusion'], allow_failed_imports=False)
-model = dict(fusion=dict(_delete_=True, type='GatedTextFusion', hidden=384))
+model = dict(fusion=dict(_delete_=True, type='GatedTextFusion'))  # hidden: from the text encoder
 ''')
     wd = str(tmp_path / 'wd')
     r = run(['tools/train.py', cfg, '--work-dir', wd, '--cfg-options'] + SMALL,

@@ -8,7 +8,7 @@ from mmengine.dataset import pseudo_collate
 
 from pmu.datasets.transforms import (InsertEntityMarkers, LoadImage, PackMultimodalInputs,
                                      TokenizeWords)
-from pmu.engine.checkpoint import load_mapped_checkpoint
+from pmu.utils.checkpoint import load_mapped_checkpoint
 from pmu.models.fusion import HVPNetFusion, UMTFusion, build_fusion
 from pmu.registry import MODELS
 from pmu.utils import resolve_packaged_path

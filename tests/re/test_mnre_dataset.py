@@ -44,8 +44,8 @@ def test_real_splits_load_every_instance_and_count_images(mnre_root, mmlog):
 
 
 def test_the_config_relation_order_is_rel2id(mnre_root):
-    from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'mre', 'textonly_minilm_mnre.py'))
+    from pmu.apis.config import load_complete_config
+    cfg = load_complete_config(osp.join(REPO, 'configs', 'mre', 'textonly_minilm_mnre.py'))
     rel2id = json.load(open(osp.join(mnre_root, 'mnre', 'rel2id.json')))
     assert cfg.model.relations == sorted(rel2id, key=rel2id.get)
 

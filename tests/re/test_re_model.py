@@ -2,9 +2,9 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
+from pmu.apis.config import load_complete_config
 from pmu.datasets import MNREDataset
 from pmu.registry import MODELS
 from pmu.utils import build_tokenizer
@@ -14,7 +14,7 @@ MARKERS = ('<s>', '</s>', '<o>', '</o>')
 
 
 def _model_and_batch(name, mnre_root, n=8):
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'mre', name))
+    cfg = load_complete_config(osp.join(REPO, 'configs', 'mre', name))
     model = MODELS.build(cfg.model)
     model.init_weights()
     ds_cfg = dict(cfg.val_dataloader.dataset)

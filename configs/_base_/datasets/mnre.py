@@ -4,8 +4,13 @@
 # Model selection uses the validation split (test_dataloader points at it too, as
 # the test split is not distributed with pmu's data); point test_dataloader at
 # mnre/mnre_test.txt and mnre/img_org/test to report test figures.
+# complete_config (pmu/apis/config.py) gives the tokenising steps the model's tokenizer and
+# `max_length`, the text encoder the entity markers, and drops LoadImage for a text-only model.
+_base_ = './loaders.py'
 dataset_type = 'MNREDataset'
 data_root = None
+image_size = (224, 224)  # what both encoder pairs take
+max_length = 128  # sub-words per post, special tokens included
 # rel2id.json's order: the model scores relations in this order and the metric
 # checks that it matches the dataset's rel2id.json.
 relations = [
@@ -17,31 +22,30 @@ relations = [
     '/per/misc/nationality', '/misc/misc/part_of', '/misc/loc/held_on'
 ]
 
+# Head and tail markers: special tokens of the tokenizer (the embeddings are resized).
+entity_markers = ('<s>', '</s>', '<o>', '</o>')
+train_pipeline = [
+    dict(type='LoadImage', size=image_size),
+    # a post longer than max_length is cut to a window around the entities
+    dict(type='InsertEntityMarkers', markers=entity_markers, tokenizer=None, max_length=None),
+    dict(type='TokenizeWords', extra_special_tokens=entity_markers, tokenizer=None, max_length=None),
+    dict(
+        type='PackMultimodalInputs',
+        meta_keys=('sample_idx', 'img_id', 'img_path', 'has_image', 'tokens', 'words',
+                   'word_ids', 'head_marker', 'tail_marker', 'head_name', 'tail_name',
+                   'num_cropped_words', 'ori_shape')),
+]
+test_pipeline = train_pipeline
+
+__data = dict(type=dataset_type, data_root=data_root, rel2id_file='mnre/rel2id.json')
 train_dataloader = dict(
     batch_size=32,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='mnre/mnre_train.txt',
-        rel2id_file='mnre/rel2id.json',
-        data_prefix=dict(img_path='mnre/img_org/train')))
+    dataset=dict(ann_file='mnre/mnre_train.txt', data_prefix=dict(img_path='mnre/img_org/train'),
+                 pipeline=train_pipeline, **__data))
 val_dataloader = dict(
     batch_size=64,
-    num_workers=1,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='mnre/mnre_val.txt',
-        rel2id_file='mnre/rel2id.json',
-        data_prefix=dict(img_path='mnre/img_org/val'),
-        test_mode=True))
+    dataset=dict(ann_file='mnre/mnre_val.txt', data_prefix=dict(img_path='mnre/img_org/val'),
+                 pipeline=test_pipeline, test_mode=True, **__data))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='RelationMetric')
 test_evaluator = val_evaluator

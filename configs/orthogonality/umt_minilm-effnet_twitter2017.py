@@ -1,0 +1,4 @@
+# Orthogonality of PROMU pre-training (README.md here): UMT's multimodal transformer (Yu et al., ACL 2020)
+# in place of PROMU's fusion, over the encoders of ../mner/promu_minilm-effnet_twitter2017.py.
+_base_ = '../mner/promu_minilm-effnet_twitter2017.py'
+model = dict(fusion=dict(_delete_=True, type='UMTFusion'))

@@ -62,7 +62,7 @@ def main():
 
     images = loader.dataset.unique_images()
     index = {im['img_path']: i for i, im in enumerate(images)}
-    ve, vr = model.coe_head[-1].out_features, model.cir_head[-1].out_features
+    ve, vr = model.coe_head.num_classes, model.cir_head.num_classes
     model.set_soft_labels(index, torch.softmax(torch.randn(len(images), loader.dataset.num_objects, ve), -1),
                           torch.ones(len(images), loader.dataset.num_objects, dtype=torch.bool),
                           torch.softmax(torch.randn(len(images), vr), -1), torch.ones(len(images), dtype=torch.bool))

@@ -29,27 +29,23 @@ def cache_dir(tmp_path_factory):
 
 
 def small_config(path, cache, work_dir, **overrides):
-    """A pre-training config on ``cache``, a few iterations, no worker processes."""
+    """A pre-training config on ``cache``, a few iterations, no worker processes (completed:
+    the vocabularies, tokenizers and ``max_length`` derived as the tools do)."""
+    from pmu.apis.config import complete_config
     cfg = Config.fromfile(path)
-    options = {
-        'work_dir': str(work_dir),
-        'train_dataloader.batch_size': 4, 'train_dataloader.dataset.indices': 8,
-        'val_dataloader.batch_size': 8, 'val_dataloader.dataset.indices': 8,
-        'test_dataloader.batch_size': 8, 'test_dataloader.dataset.indices': 8,
-        'train_cfg.max_epochs': 1, 'default_hooks.logger.interval': 1,
-    }
-    for split in ('train', 'val', 'test'):
-        options.update({f'{split}_dataloader.dataset.cache_dir': cache, f'{split}_dataloader.num_workers': 0,
-                        f'{split}_dataloader.persistent_workers': False})
-    if cfg.model.get('entity_vocab'):
-        options.update({'model.entity_vocab': osp.join(cache, 'entity_vocab.txt'),
-                        'model.relation_vocab': osp.join(cache, 'relation_vocab.txt')})
+    options = {'work_dir': str(work_dir), 'cache_dir': cache, 'train_cfg.max_epochs': 1,
+               'default_hooks.logger.interval': 1}
+    for split, batch in (('train', 4), ('val', 8), ('test', 8)):
+        if cfg.get(f'{split}_dataloader') is None:  # e.g. no validation without ITC features
+            continue
+        options.update({f'{split}_dataloader.batch_size': batch, f'{split}_dataloader.dataset.indices': 8,
+                        f'{split}_dataloader.num_workers': 0, f'{split}_dataloader.persistent_workers': False})
     options.update(overrides)
     cfg.merge_from_dict(options)
     # the configs warm up over the first 10% of the iterations: none at all in a 1-2 iteration run
     cfg.param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
                                 convert_to_iter_based=True)]
-    return cfg
+    return complete_config(cfg)
 
 
 def train(cfg):

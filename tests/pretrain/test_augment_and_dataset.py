@@ -36,6 +36,18 @@ def test_a_box_mostly_cut_off_by_the_crop_is_invalid(monkeypatch):
     assert crop(_painted())['gt_boxes_valid'].tolist() == [False]
 
 
+def test_the_crop_records_the_share_of_the_image_it_keeps(monkeypatch):
+    """CIR's label describes the whole image: the student skips crops that keep too little of it."""
+    crop = RandomResizedCropWithBoxes(size=(100, 100))
+    monkeypatch.setattr(crop, 'get_params', lambda w, h: (10, 0, 50, 40))
+    assert crop(_painted())['crop_coverage'] == pytest.approx(50 * 40 / (100 * 80))
+    monkeypatch.setattr(crop, 'get_params', lambda w, h: (0, 0, 100, 80))
+    assert crop(_painted())['crop_coverage'] == 1.0
+    assert ResizeWithBoxes(size=(50, 40))(_painted())['crop_coverage'] == 1.0  # evaluation: the whole image
+    for _ in range(20):  # random crops: within the configured area scale
+        assert 0.2 * 0.99 <= RandomResizedCropWithBoxes(scale=(0.2, 1.0))(_painted())['crop_coverage'] <= 1.0
+
+
 def test_random_crop_params_stay_inside_and_photometric_ops_keep_boxes():
     crop = RandomResizedCropWithBoxes(size=(64, 64), scale=(0.2, 1.0))
     for _ in range(50):
@@ -67,15 +79,17 @@ def test_pipeline_on_a_real_image_keeps_the_box_on_its_object(cache_dir):
     from mmengine.config import Config
     from mmengine.dataset import Compose
 
+    from pmu.apis.config import complete_config
     from pmu.datasets import PretrainPairsDataset
     from tests.pretrain.conftest import STUDENT_CFG
-    cfg = Config.fromfile(STUDENT_CFG)
+    cfg = complete_config(Config.fromfile(STUDENT_CFG))  # the pipeline gets the model's tokenizer
     ds = PretrainPairsDataset(cache_dir, image_filter='/train2017/', pipeline=cfg.train_dataloader.dataset.pipeline)
     for i in range(5):
         out = ds[i]
         s = out['data_samples']
         assert out['inputs']['img'].shape == (3, 224, 224)
         assert s.img_shape == (224, 224) and len(out['inputs']['input_ids']) <= 32
+        assert 0.2 * 0.99 <= s.crop_coverage <= 1.0  # packed for CIR's coverage check
         b = np.asarray(s.gt_boxes)
         if s.gt_boxes_valid[0]:
             assert (b[0] >= 0).all() and (b[0, [0, 2]] <= 224).all() and b[0, 2] > b[0, 0]

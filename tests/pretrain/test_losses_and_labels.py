@@ -1,4 +1,5 @@
-"""ITC, ITM sampling, soft labels and their ignore mask, box pooling, retrieval recall: against hand computations."""
+"""ITC, ITM sampling, soft labels and their ignore mask, alignment losses and heads, box pooling, retrieval recall:
+against hand computations."""
 import math
 
 import pytest
@@ -6,7 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from pmu.evaluation.metrics.retrieval import retrieval_recall
-from pmu.models.losses import ImageTextContrastiveLoss, SoftLabelAlignmentLoss, sample_hard_negatives
+from pmu.models.heads import ITMHead, SoftAlignmentHead
+from pmu.models.losses import (HardCrossEntropyLoss, ImageTextContrastiveLoss, KLDivergenceLoss, SoftCrossEntropyLoss,
+                               sample_hard_negatives)
 from pmu.models.pretrainers import box_grid_weights, soft_pseudo_labels
 from pmu.models.pretrainers.alignment import grid_shape
 
@@ -81,16 +84,88 @@ def test_ignore_mask_compares_the_probability_not_the_index():
     assert hard[1].tolist() == [1.0] + [0.0] * 9 and hard[0].argmax() == 7
 
 
-def test_soft_label_loss_leaves_ignored_rows_out():
-    logits = torch.randn(3, 5, requires_grad=True)
-    target = F.softmax(torch.randn(3, 5), -1)
-    valid = torch.tensor([True, False, True])
-    loss = SoftLabelAlignmentLoss(loss_weight=0.5)(logits, target, valid)
-    expected = -(target[[0, 2]] * F.log_softmax(logits[[0, 2]], -1)).sum(-1).mean() * 0.5
-    assert loss.item() == pytest.approx(expected.item())
-    zero = SoftLabelAlignmentLoss()(logits, target, torch.zeros(3, dtype=torch.bool))
+# two labelled rows and an ignored one, over a vocabulary of three
+ALIGN_LOGITS = [[2.0, 0.0, -1.0], [0.5, 0.5, 0.5], [0.0, 1.0, 3.0]]
+ALIGN_TARGET = [[0.7, 0.2, 0.1], [0.0, 1.0, 0.0], [0.1, 0.6, 0.3]]
+ALIGN_VALID = [True, False, True]
+
+
+def _log_softmax(row):
+    log_z = math.log(sum(math.exp(v) for v in row))
+    return [v - log_z for v in row]
+
+
+def _hand_alignment(kind):
+    values = []
+    for logits, target, ok in zip(ALIGN_LOGITS, ALIGN_TARGET, ALIGN_VALID):
+        if not ok:
+            continue
+        logp = _log_softmax(logits)
+        if kind == 'soft':
+            values.append(-sum(t * lp for t, lp in zip(target, logp)))
+        elif kind == 'kl':
+            values.append(sum(t * (math.log(t) - lp) for t, lp in zip(target, logp) if t > 0))
+        else:  # hard: the argmax of the target
+            values.append(-logp[target.index(max(target))])
+    return sum(values) / len(values)
+
+
+@pytest.mark.parametrize('loss_type, kind', [(SoftCrossEntropyLoss, 'soft'), (KLDivergenceLoss, 'kl'),
+                                             (HardCrossEntropyLoss, 'hard')])
+def test_alignment_losses_equal_hand_computations_and_leave_ignored_rows_out(loss_type, kind):
+    logits = torch.tensor(ALIGN_LOGITS, requires_grad=True)
+    valid = torch.tensor(ALIGN_VALID)
+    loss = loss_type(loss_weight=0.5)(logits, torch.tensor(ALIGN_TARGET), valid)
+    assert loss.item() == pytest.approx(0.5 * _hand_alignment(kind), rel=1e-5)
+    # the ignored row may hold anything
+    other = torch.tensor(ALIGN_TARGET)
+    other[1] = torch.tensor([1.0, 0.0, 0.0])
+    assert loss_type(loss_weight=0.5)(logits, other, valid).item() == pytest.approx(loss.item())
+    zero = loss_type()(logits, torch.tensor(ALIGN_TARGET), torch.zeros(3, dtype=torch.bool))
     zero.backward()
-    assert zero.item() == 0 and logits.grad is not None
+    assert zero.item() == 0 and logits.grad is not None  # still in the graph (DDP)
+
+
+def test_kl_is_the_soft_cross_entropy_minus_the_targets_entropy():
+    logits, target, valid = torch.randn(4, 6), torch.softmax(torch.randn(4, 6), -1), torch.ones(4, dtype=torch.bool)
+    entropy = -(target * target.log()).sum(-1).mean()
+    assert KLDivergenceLoss()(logits, target, valid).item() == pytest.approx(
+        (SoftCrossEntropyLoss()(logits, target, valid) - entropy).item(), rel=1e-5)
+    assert KLDivergenceLoss()(target.log(), target, valid).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_alignment_head_owns_its_loss_and_reports_agreement():
+    torch.manual_seed(0)
+    head = SoftAlignmentHead(in_channels=4, num_classes=3, name='cir',
+                             loss=dict(type='HardCrossEntropyLoss', loss_weight=2.0))
+    feats = torch.randn(3, 4)
+    logits = head(feats).detach()
+    pred = logits.argmax(-1)
+    # row 0: target agrees with the head, row 1: ignored, row 2: disagrees
+    target = torch.zeros(3, 3)
+    target[0, pred[0]] = 0.6
+    target[0, (pred[0] + 1) % 3] = 0.4
+    target[1, (pred[1] + 1) % 3] = 1.0
+    target[2, (pred[2] + 1) % 3] = 1.0
+    valid = torch.tensor([True, False, True])
+    out = head.loss(feats, target, valid)
+    assert set(out) == {'loss_cir', 'cir_labelled', 'cir_agreement'}
+    assert out['cir_labelled'].item() == pytest.approx(2 / 3) and out['cir_agreement'].item() == 0.5
+    assert out['loss_cir'].item() == pytest.approx(
+        2.0 * HardCrossEntropyLoss()(logits, target, valid).item(), rel=1e-5)
+    assert torch.allclose(head.predict(feats).sum(-1), torch.ones(3))
+    assert 'cir_agreement' not in head.loss(feats, target, torch.zeros(3, dtype=torch.bool))
+
+
+def test_itm_head_owns_its_loss():
+    torch.manual_seed(0)
+    head = ITMHead(in_channels=4, loss=dict(type='ImageTextMatchingLoss', loss_weight=0.5))
+    cls, labels = torch.randn(5, 4), torch.tensor([1, 0, 0, 1, 0])
+    out = head.loss(cls, labels)
+    logits = head(cls)
+    assert out['loss_itm'].item() == pytest.approx(0.5 * F.cross_entropy(logits, labels).item(), rel=1e-6)
+    assert out['itm_acc'].item() == pytest.approx((logits.argmax(1) == labels).float().mean().item())
+    assert torch.allclose(head.predict(cls), logits.softmax(-1)[:, 1])
 
 
 def test_box_grid_weights():
@@ -118,7 +193,7 @@ def test_retrieval_recall_by_hand():
 
 
 def test_entity_agreement_counts_objects_whose_class_is_in_the_vocabulary():
-    from pmu.engine.hooks.soft_labels import entity_agreement
+    from pmu.pseudo_labels.soft_labeler import entity_agreement
     vocab = ['dog', 'white truck', 'truck', 'man', 'kitchen']
     sim = torch.tensor([[[0.9, 0.1, 0.2, 0.0, 0.0]],    # dog -> dog: exact hit
                         [[0.0, 0.8, 0.7, 0.0, 0.0]],    # truck -> 'white truck': head-word hit, top-5 hit
@@ -131,6 +206,22 @@ def test_entity_agreement_counts_objects_whose_class_is_in_the_vocabulary():
     assert out['agreement'] == pytest.approx(1 / 3) and out['agreement_head'] == pytest.approx(2 / 3)
     assert out['agreement_top5'] == 1.0
     assert out['agreement_confident'] == pytest.approx(1 / 2) and out['agreement_confident_objects'] == 2
+
+
+def test_label_temperature_from_the_teacher_is_its_clamped_itc_temperature():
+    from pmu.pseudo_labels.soft_labeler import SoftPromptLabeler, teacher_temperature
+
+    class Teacher(torch.nn.Module):
+        def __init__(self, temperature):
+            super().__init__()
+            self.itc_loss = ImageTextContrastiveLoss(temperature=temperature)
+
+    assert teacher_temperature(Teacher(0.05)) == pytest.approx(0.05)
+    assert teacher_temperature(Teacher(2.0)) == pytest.approx(0.5)  # clamped as at every use in training
+    with pytest.raises(ValueError, match='trained with ITC'):
+        teacher_temperature(torch.nn.Module())
+    with pytest.raises(ValueError, match="'teacher'"):
+        SoftPromptLabeler('t.py', 'ckpt', 'e.txt', 'r.txt', tau='student')
 
 
 def _gather_worker(rank, world, port, out):

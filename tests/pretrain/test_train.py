@@ -42,7 +42,8 @@ def test_teacher_checkpoint_and_retrieval(teacher_dir):
 def test_student_logs_each_loss_and_uses_the_teachers_labels(student):
     runner, work = student
     logs = _train_logs(runner)
-    assert {'loss_itc', 'loss_itm', 'loss_coe', 'loss_cir', 'itc_temp', 'itm_acc'} <= logs
+    assert {'loss_itc', 'loss_itm', 'loss_coe', 'loss_cir', 'itc_temp', 'itm_acc', 'coe_labelled', 'cir_labelled',
+            'coe_agreement', 'cir_agreement', 'cir_skipped_crop', 'align_skipped_mismatched'} <= logs
     assert runner.message_hub.get_scalar('train/loss_coe').current() > 0
     assert runner.message_hub.get_scalar('train/loss_cir').current() > 0
     summary = json.load(open(osp.join(work, 'soft_labels', 'summary.json')))
@@ -56,17 +57,19 @@ def test_student_checkpoint_initialises_mner_through_one_config_key(student, cap
     from mmengine.logging import MMLogger
 
     from pmu.registry import MODELS
+    from pmu.apis.config import complete_config
     _, work = student
     ckpt = osp.join(work, 'epoch_1.pth')
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'mner', 'promu_minilm-effnet_twitter2017_from-pretrain.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'mner', 'promu_minilm-effnet_twitter2017_from-promu.py'))
     cfg.merge_from_dict({'model.pretrained.checkpoint': ckpt})
+    complete_config(cfg)
     model = MODELS.build(cfg.model)
     logger = MMLogger.get_instance('pmu_from_pretrain_test')
     messages = []
     handler = logging.Handler()
     handler.emit = lambda record: messages.append(record.getMessage())
     logger.addHandler(handler)
-    from pmu.engine.checkpoint import load_mapped_checkpoint
+    from pmu.utils.checkpoint import load_mapped_checkpoint
     result = load_mapped_checkpoint(model, logger=logger, **cfg.model.pretrained)
     report = '\n'.join(messages)
     assert f'from {ckpt}' in report and 'missing in checkpoint' in report
@@ -74,14 +77,15 @@ def test_student_checkpoint_initialises_mner_through_one_config_key(student, cap
     assert result.missing_keys and all(k.startswith('head.') for k in result.missing_keys)
     assert not result.unexpected_keys and 'shape mismatch (skipped): 0' in report
     state = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']
-    for key in ('fusion.layers.0.cross_attn.in_proj_weight', 'text_encoder.model.encoder.layer.0.output.dense.weight',
-                'visual_encoder.net._conv_head.weight'):
+    # the single-stream fusion: its projection, and the text encoder's upper layers that it runs
+    for key in ('fusion.visual_proj.0.weight', 'fusion.visual_type',
+                'text_encoder.model.encoder.layer.5.attention.self.query.weight',
+                'text_encoder.model.encoder.layer.0.output.dense.weight', 'visual_encoder.net._conv_head.weight'):
         assert torch.equal(model.state_dict()[key], state[key]), key
     # init_weights (what the runner calls) goes through the same config key
     model2 = MODELS.build(cfg.model)
     model2.init_weights()
-    assert torch.equal(model2.state_dict()['fusion.layers.0.cross_attn.in_proj_weight'],
-                       state['fusion.layers.0.cross_attn.in_proj_weight'])
+    assert torch.equal(model2.state_dict()['fusion.visual_proj.0.weight'], state['fusion.visual_proj.0.weight'])
 
 
 @pytest.mark.parametrize('config', ABLATIONS, ids=lambda p: osp.basename(p)[len('promu_minilm-effnet_coco-mini_'):-3])
@@ -93,14 +97,26 @@ def test_each_ablation_config_trains(config, cache_dir, teacher_dir, tmp_path):
     runner = train(cfg)
     logs = _train_logs(runner)
     name = osp.basename(config)
-    for loss in ('coe', 'cir', 'itm'):
+    for loss in ('coe', 'cir', 'itm', 'itc'):
         assert (f'loss_{loss}' in logs) == (f'no-{loss}' not in name), (name, logs)
     assert osp.exists(osp.join(str(tmp_path), 'epoch_1.pth'))
-    labels = runner.model.soft_labels
+    model = runner.model
+    labels = model.soft_labels
     if 'hard-labels' in name:
         assert set(labels['cir'].float().unique().tolist()) <= {0.0, 1.0}
     else:
         assert labels['cir'].float().max() < 1.0
+    assert model.cir_source == ('visual_mean' if 'cir-visual-mean' in name else 'cls')
+    assert model.itm_hard_negatives == ('no-hard-negatives' not in name)
+    assert type(model.coe_head.loss_align).__name__ == ('KLDivergenceLoss' if name.endswith('_kl.py')
+                                                       else 'SoftCrossEntropyLoss') if model.coe_head else True
+    summary = json.load(open(osp.join(str(tmp_path), 'soft_labels', 'summary.json')))
+    if 'tau-teacher' in name:  # the teacher's learned temperature, clamped
+        from pmu.pseudo_labels.soft_labeler import build_teacher, teacher_temperature
+        teacher, _ = build_teacher(TEACHER_CFG, teacher_dir)
+        assert summary['tau_setting'] == 'teacher' and summary['tau'] == pytest.approx(teacher_temperature(teacher))
+    else:
+        assert summary['tau'] == model.pseudo_labels['tau']
 
 
 def test_teacher_agreement_tool_function(cache_dir, teacher_dir):

@@ -73,12 +73,18 @@ class ResizeWithBoxes:
         if results.get('img') is not None:
             h, w = results['img'].shape[:2]
             _apply_geometry(results, (0, 0, w, h), self.size, min_visible=0.0)
+            results['crop_coverage'] = 1.0
         return results
 
 
 @TRANSFORMS.register_module()
 class RandomResizedCropWithBoxes:
     """torchvision's RandomResizedCrop (area ``scale``, aspect ``ratio``), boxes remapped.
+
+    Records ``crop_coverage``, the share of the original image's area the crop
+    keeps: the teacher labelled the whole image for CIR, and a student that
+    sees a small part of it skips that label (``cir_min_coverage`` of
+    :class:`~pmu.models.PromuPretrainer`).
 
     Args:
         size: output ``(w, h)``.
@@ -116,6 +122,7 @@ class RandomResizedCropWithBoxes:
             h, w = results['img'].shape[:2]
             crop = self.get_params(w, h)
             results['crop'] = crop
+            results['crop_coverage'] = crop[2] * crop[3] / float(w * h)
             _apply_geometry(results, crop, self.size, self.min_visible)
         return results
 

@@ -38,7 +38,7 @@ def retrieval_recall(image_feats: torch.Tensor, text_feats: torch.Tensor, text_t
 class RetrievalMetric(BaseMetric):
     """Image–text retrieval R@1/5/10 over a pair dataset (e.g. COCO-mini val).
 
-    Reads ``image_feat``/``text_feat`` that :class:`~pmu.models.PromuPretrainer`
+    Reads ``pred_image_feat``/``pred_text_feat`` that :class:`~pmu.models.PromuPretrainer`
     puts into the data samples in ``predict`` mode; images are identified by
     ``img_path``. Only matched pairs are queries (a mismatched caption has no
     image to find).
@@ -54,7 +54,7 @@ class RetrievalMetric(BaseMetric):
         for s in data_samples:
             get = s.get if isinstance(s, dict) else (lambda k, d=None, s=s: getattr(s, k, d))
             if get('match', True):
-                self.results.append((get('img_path'), get('image_feat').cpu(), get('text_feat').cpu()))
+                self.results.append((get('img_path'), get('pred_image_feat').cpu(), get('pred_text_feat').cpu()))
 
     def compute_metrics(self, results) -> Dict[str, float]:
         index, image_feats = {}, []

@@ -237,12 +237,18 @@ def _uses_step(options: dict, step: str) -> bool:
 
 
 def expand_runs(study: Study, only: Optional[Sequence[str]] = None) -> List[Run]:
-    """Every (row, seed) as a run, in the order of the config; ``only`` keeps some rows."""
+    """Every (row, seed) as a run; ``only`` keeps some rows.
+
+    Runs go seed by seed (every row's first seed, then every row's second,
+    ...), rows in the order of the config: a study cut short still has every
+    row, with fewer seeds.
+    """
     names = set(only) if only else None
-    return [Run(name=row.name, seed=seed, config=row.config,
-                work_dir=osp.join(study.work_dir, row.name, f'seed{seed}'),
-                options=dict(row.cfg_options), test_options=row.test_options)
-            for row in study.rows if names is None or row.name in names for seed in row.seeds]
+    runs = [(i, Run(name=row.name, seed=seed, config=row.config,
+                    work_dir=osp.join(study.work_dir, row.name, f'seed{seed}'),
+                    options=dict(row.cfg_options), test_options=row.test_options))
+            for row in study.rows if names is None or row.name in names for i, seed in enumerate(row.seeds)]
+    return [run for _, run in sorted(runs, key=lambda item: item[0])]
 
 
 def expand_steps(study: Study, only: Optional[Sequence[str]] = None) -> List[Run]:

@@ -200,8 +200,9 @@ def test_rows_seeds_options_expand_and_substitute(tmp_path):
     '''))
     runs = expand_runs(study)
     assert [(r.name, r.seed, r.work_dir) for r in runs] == [
-        ('plain', 0, osp.join(wd, 'plain', 'seed0')), ('plain', 1, osp.join(wd, 'plain', 'seed1')),
-        ('init', 5, osp.join(wd, 'init', 'seed5'))]
+        # seed by seed: every row's first seed comes first
+        ('plain', 0, osp.join(wd, 'plain', 'seed0')), ('init', 5, osp.join(wd, 'init', 'seed5')),
+        ('plain', 1, osp.join(wd, 'plain', 'seed1'))]
     assert runs[0].options == {'train_cfg.max_epochs': 1, 'model.head.dropout': 0.1}
     assert runs[2].options['model.head.dropout'] == 0.3  # the row wins over the study
 

@@ -204,15 +204,15 @@ def test_rows_seeds_options_expand_and_substitute(tmp_path):
         ('plain', 0, osp.join(wd, 'plain', 'seed0')), ('init', 5, osp.join(wd, 'init', 'seed5')),
         ('plain', 1, osp.join(wd, 'plain', 'seed1'))]
     assert runs[0].options == {'train_cfg.max_epochs': 1, 'model.head.dropout': 0.1}
-    assert runs[2].options['model.head.dropout'] == 0.3  # the row wins over the study
+    assert runs[1].options['model.head.dropout'] == 0.3  # the row wins over the study
 
-    cmd = train_command('python', 'tools', runs[1], runs[1].options)
+    cmd = train_command('python', 'tools', runs[2], runs[2].options)
     assert cmd[:5] == ['python', 'tools/train.py', study.rows[0].config, '--work-dir',
-                       runs[1].work_dir]
+                       runs[2].work_dir]
     assert cmd[5:] == ['--cfg-options', 'randomness.seed=1', 'train_cfg.max_epochs=1',
                        'model.head.dropout=0.1']
-    assert '--resume' in train_command('python', 'tools', runs[1], {}, resume=True)
-    test = eval_command('python', 'tools', runs[1], runs[1].options, 'ck.pth')
+    assert '--resume' in train_command('python', 'tools', runs[2], {}, resume=True)
+    test = eval_command('python', 'tools', runs[2], runs[2].options, 'ck.pth')
     assert test[1:4] == ['tools/test.py', study.rows[0].config, 'ck.pth']
     assert not any(a.startswith('randomness.seed') for a in test)
 

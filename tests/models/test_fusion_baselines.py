@@ -16,7 +16,6 @@ from tests.conftest import MINILM
 
 FUSIONS = ('HVPNetFusion', 'UMTFusion')
 MARKERS = ('<s>', '</s>', '<o>', '</o>')
-NER_IMAGE = 'mnre/img_org/val/twitter_stream_2018_06_11_24_0_2_194.jpg'
 SENT = (['Kawhi', 'Leonard', 'wins', 'the', 'NBA', 'vote'], ['B-PER', 'I-PER', 'O', 'O', 'B-ORG', 'O'])
 TAGS = ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC', 'B-ORG', 'I-ORG', 'B-OTHER', 'I-OTHER']
 LITE_VISUAL = dict(type='EfficientNetLiteEncoder')
@@ -178,13 +177,13 @@ def _ner_model(fusion, text_encoder=None, visual_encoder=LITE_VISUAL):
     return m
 
 
-def _ner_batch(data_root, tokenizer=MINILM):
+def _ner_batch(image, tokenizer=MINILM):
     """Two posts through the real pipeline, the first with an image, the second without."""
     pipeline = [LoadImage(size=(64, 64)), TokenizeWords(tokenizer), PackMultimodalInputs()]
     out = []
     for i, with_image in enumerate((True, False)):
         r = dict(words=SENT[0], gt_tags=SENT[1], sample_idx=i, has_image=with_image,
-                 img_path=osp.join(data_root, NER_IMAGE) if with_image else None)
+                 img_path=image if with_image else None)
         for t in pipeline:
             r = t(r)
         out.append(r)
@@ -210,9 +209,9 @@ def _loss_and_predict_ner(model, data):
 
 
 @pytest.mark.parametrize('name', FUSIONS)
-def test_mner_model_with_lite_encoders(name, data_root):
+def test_mner_model_with_lite_encoders(name, tweet_image):
     model = _ner_model(name)
-    batch = _loss_and_predict_ner(model, _ner_batch(data_root))
+    batch = _loss_and_predict_ner(model, _ner_batch(tweet_image))
     # the model's own text-only path: the post without image gets the text encoder's states
     with torch.no_grad():
         fused = model.extract_feat(batch['inputs'])
@@ -242,7 +241,7 @@ def base_layout(tmp_path_factory):
 
 
 @pytest.mark.parametrize('name', FUSIONS)
-def test_mner_model_with_base_layout_encoders(name, data_root, base_layout):
+def test_mner_model_with_base_layout_encoders(name, tweet_image, base_layout):
     bert, vit = base_layout
     model = _ner_model(
         name,
@@ -251,14 +250,7 @@ def test_mner_model_with_base_layout_encoders(name, data_root, base_layout):
     if name == 'HVPNetFusion':
         # ViT's 4 x 4 patches (64 px / 16) as the grid; BERT's 12 heads of 8
         assert (len(model.fusion.gates), model.fusion.num_heads, model.fusion.head_dim) == (3, 12, 8)
-    _loss_and_predict_ner(model, _ner_batch(data_root, tokenizer=bert))
-
-
-@pytest.fixture(scope='module')
-def mnre_root(data_root):
-    if not osp.isfile(osp.join(data_root, 'mnre', 'mnre_val.txt')):
-        pytest.skip(f'{data_root} has no mnre/mnre_val.txt')
-    return data_root
+    _loss_and_predict_ner(model, _ner_batch(tweet_image, tokenizer=bert))
 
 
 @pytest.mark.parametrize('name', FUSIONS)

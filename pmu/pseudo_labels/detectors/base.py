@@ -1,4 +1,7 @@
-"""What every detector shares: the input it gets and the post-processing."""
+"""What every object detector of the preparation shares: the input it gets and the post-processing.
+
+``BaseObjectDetector`` is pmu's own small base (a callable over decoded images), not the ``nn.Module``
+base of MMDetection's detectors; ``MMDetDetector`` wraps one of those."""
 from dataclasses import dataclass
 from typing import List, Sequence
 
@@ -16,8 +19,8 @@ class ImageInput:
     image: Image.Image
 
 
-class BaseDetector:
-    """Subclasses implement ``_detect`` on a batch; ``__call__`` makes outputs uniform.
+class BaseObjectDetector:
+    """Boxes for a batch of images: subclasses implement ``_detect``; ``__call__`` makes outputs uniform.
 
     Args:
         score_thr: boxes scoring below are dropped.

@@ -7,7 +7,7 @@ from mmengine.registry import DefaultScope
 
 from pmu.registry import DETECTORS
 from ..structures import Detections
-from .base import BaseDetector, ImageInput
+from .base import BaseObjectDetector, ImageInput
 
 MMDET_INSTALL_HINT = (
     'MMDetDetector needs MMDetection 3.x and mmcv with its compiled ops: pip install -e ".[mmdet]" '
@@ -38,7 +38,7 @@ def mmdet_config_path(name: str) -> str:
 
 
 @DETECTORS.register_module()
-class MMDetDetector(BaseDetector):
+class MMDetDetector(BaseObjectDetector):
     """An MMDetection model built with ``mmdet.apis.init_detector``.
 
     Args:
@@ -72,7 +72,7 @@ class MMDetDetector(BaseDetector):
         arrays = [np.ascontiguousarray(np.asarray(img.image)[..., ::-1]) for img in images]
         results = []
         # mmdet's APIs set MMEngine's global default scope to 'mmdet'; scoping it here
-        # keeps pmu's own registry builds (datasets, extractors) working afterwards.
+        # keeps pmu's own registry builds (datasets, entity finders) working afterwards.
         with DefaultScope.overwrite_default_scope('mmdet'):
             samples = self._inference_detector(self.model, arrays)
         for sample in samples:

@@ -7,14 +7,14 @@ from PIL import Image
 from pmu.registry import DETECTORS
 from ..paths import find_model_file, load_class_names
 from ..structures import Detections
-from .base import BaseDetector, ImageInput
+from .base import BaseObjectDetector, ImageInput
 
 _CORNERS = ('x1', 'y1', 'x2', 'y2')
 _CENTRES = ('cx', 'cy', 'w', 'h')
 
 
 @DETECTORS.register_module()
-class OnnxDetector(BaseDetector):
+class OnnxDetector(BaseObjectDetector):
     """Run an ONNX detector with onnxruntime.
 
     The model must output boxes after non-maximum suppression, one row per box

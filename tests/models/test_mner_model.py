@@ -10,7 +10,6 @@ from pmu.datasets.transforms import LoadImage, PackMultimodalInputs, TokenizeWor
 from tests.conftest import MINILM, REPO
 
 LITE = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
-IMAGE = 'mnre/img_org/val/twitter_stream_2018_06_11_24_0_2_194.jpg'
 
 
 @pytest.fixture(scope='module')
@@ -22,13 +21,14 @@ def model():
     return m.eval()
 
 
-def _batch(data_root, items):
-    """``items``: (words, tags, has_image) → a collated batch through the real pipeline."""
+def _batch(image, items):
+    """``items``: (words, tags, has_image) → a collated batch through the real pipeline, ``image`` for the
+    samples that have one."""
     pipeline = [LoadImage(size=(224, 224)), TokenizeWords(MINILM), PackMultimodalInputs()]
     out = []
     for i, (words, tags, with_image) in enumerate(items):
         r = dict(words=words, gt_tags=tags, sample_idx=i,
-                 img_path=osp.join(data_root, IMAGE) if with_image else None,
+                 img_path=image if with_image else None,
                  has_image=with_image)
         for t in pipeline:
             r = t(r)
@@ -40,8 +40,8 @@ SENT = (['Kawhi', 'Leonard', 'wins', 'the', 'NBA', 'vote'],
         ['B-PER', 'I-PER', 'O', 'O', 'B-ORG', 'O'])
 
 
-def test_three_modes(model, data_root):
-    batch = model.data_preprocessor(_batch(data_root, [SENT + (True, ), SENT + (False, )]), True)
+def test_three_modes(model, tweet_image):
+    batch = model.data_preprocessor(_batch(tweet_image, [SENT + (True, ), SENT + (False, )]), True)
     model.train()
     losses = model(**batch, mode='loss')
     assert set(losses) == {'loss_crf'} and torch.isfinite(losses['loss_crf'])
@@ -60,15 +60,15 @@ def test_three_modes(model, data_root):
         assert len(s.pred_tags) == 6 and set(s.pred_tags) <= set(model.tags)
 
 
-def test_sample_without_image_is_masked_not_fed_a_black_image(model, data_root):
+def test_sample_without_image_is_masked_not_fed_a_black_image(model, tweet_image):
     calls = []
     hook = model.visual_encoder.register_forward_hook(
         lambda m, args, out: calls.append(args[0].shape[0]))
     try:
         with torch.no_grad():
             mixed = model.data_preprocessor(
-                _batch(data_root, [SENT + (True, ), SENT + (False, )]), False)
-            alone = model.data_preprocessor(_batch(data_root, [SENT + (False, )]), False)
+                _batch(tweet_image, [SENT + (True, ), SENT + (False, )]), False)
+            alone = model.data_preprocessor(_batch(tweet_image, [SENT + (False, )]), False)
             f_mixed = model.extract_feat(mixed['inputs'])
             f_alone = model.extract_feat(alone['inputs'])
     finally:

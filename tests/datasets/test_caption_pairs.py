@@ -4,7 +4,7 @@ import pytest
 
 from pmu.datasets.caption_pairs import CaptionFileError, CocoCaptionPairs, JsonlCaptionPairs, NewsClippingsPairs
 from pmu.registry import DATASETS
-from .conftest import write_jsonl
+from tests.conftest import write_jsonl
 
 
 def test_coco_captions_one_pair_per_caption(coco_mini):

@@ -9,7 +9,7 @@ from ..base import ThreeModeModel
 from ..fusion import build_fusion
 
 
-class MultimodalExtractor(ThreeModeModel):
+class MultimodalTaskModel(ThreeModeModel):
     """Text encoder + (optional) visual encoder + fusion.
 
     Args:

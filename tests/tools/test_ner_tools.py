@@ -1,4 +1,5 @@
-"""The command-line tools, run as a user runs them: real processes, real data."""
+"""The MNER command-line tools, run as a user runs them: real processes, on the real Twitter-2017
+when it is there, else on the demo set (demo/data, same format)."""
 import glob
 import json
 import os
@@ -14,7 +15,7 @@ import torch
 from tests.conftest import REPO, write
 
 TEXT_CFG = 'configs/mner/textonly_minilm_twitter2017.py'
-# a few real tweets, small batches: seconds per epoch on CPU
+# a few tweets (24 train, 8 val/test: the demo set has 40 and 12), small batches: seconds per epoch on CPU
 SMALL = [
     'train_dataloader.dataset.indices=24', 'train_dataloader.batch_size=4',
     'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
@@ -25,6 +26,12 @@ SMALL = [
     'default_hooks.logger.interval=1', 'train_cfg.max_epochs=2'
 ]
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def data_env(twitter_root, monkeypatch):
+    """The tools (and their torchrun children) find Twitter-2017 under ``$PMU_DATA_ROOT``."""
+    monkeypatch.setenv('PMU_DATA_ROOT', twitter_root)
 
 
 def run(args, **kw):
@@ -39,7 +46,7 @@ def last_iter(work_dir):
         return load_checkpoint_file(f.read().strip())['meta']['iter']
 
 
-def test_train_then_test_with_predictions_out(tmp_path, data_root):
+def test_train_then_test_with_predictions_out(tmp_path):
     wd = str(tmp_path / 'wd')
     r = run(['tools/train.py', TEXT_CFG, '--work-dir', wd, '--cfg-options'] + SMALL)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -59,7 +66,7 @@ def test_train_then_test_with_predictions_out(tmp_path, data_root):
     assert all(len(line.split('\t')) == 3 for b in blocks for line in b.splitlines()[1:])
 
 
-def test_resume_after_kill_9_mid_epoch(tmp_path, data_root):
+def test_resume_after_kill_9_mid_epoch(tmp_path):
     wd = str(tmp_path / 'wd')
     cmd = [sys.executable, 'tools/train.py', TEXT_CFG, '--work-dir', wd, '--cfg-options'
            ] + SMALL[:-1] + ['train_cfg.max_epochs=3']
@@ -81,7 +88,7 @@ def test_resume_after_kill_9_mid_epoch(tmp_path, data_root):
     assert last_iter(wd) == 18  # same final iteration as an uninterrupted run
 
 
-def test_torchrun_two_processes(tmp_path, data_root):
+def test_torchrun_two_processes(tmp_path):
     wd = str(tmp_path / 'wd')
     r = run(['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', '29533',
              'tools/train.py', TEXT_CFG, '--launcher', 'pytorch', '--work-dir', wd,
@@ -113,7 +120,7 @@ class GatedTextFusion(BaseFusion):
 '''
 
 
-def test_module_registered_outside_the_package_trains(tmp_path, data_root):
+def test_module_registered_outside_the_package_trains(tmp_path):
     write(tmp_path / 'plugins' / 'my_fusion.py', PLUGIN)
     cfg = write(tmp_path / 'my_config.py', f'''
 _base_ = '{REPO}/{TEXT_CFG}'

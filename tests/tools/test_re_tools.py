@@ -3,13 +3,13 @@ import ast
 import glob
 import json
 import os
-import os.path as osp
 import subprocess
 import sys
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.conftest import REPO
+
 CONFIG = 'configs/mre/promu_minilm-effnet_mnre.py'
 # The first 5 training and 7 validation instances have their image offline;
 # 64 px images keep the run short.

@@ -4,18 +4,18 @@ import torch
 
 from pmu.registry import MODELS
 from pmu.structures import PMUDataSample
-from .base import MultimodalExtractor
+from .base import MultimodalTaskModel
 
 
 @MODELS.register_module()
-class MultimodalNER(MultimodalExtractor):
+class MultimodalNER(MultimodalTaskModel):
     """Multimodal NER: encoders → fusion → first sub-word of each word → CRF.
 
     Args:
         tags: the BIO tag inventory, ``O`` first (see ``pmu.datasets.bio_tags``).
         head: e.g. ``dict(type='CRFTaggingHead')``; ``in_channels`` and
             ``num_tags`` are filled in.
-        Others as :class:`MultimodalExtractor`.
+        Others as :class:`MultimodalTaskModel`.
 
     Modes of ``forward``: ``loss`` → dict of losses; ``predict`` → data samples
     with ``pred_tags``; ``tensor`` → emissions ``[B, W, num_tags]``.

@@ -8,8 +8,8 @@ from pmu.apis.config import load_complete_config
 from pmu.datasets import MNREDataset
 from pmu.registry import MODELS
 from pmu.utils import build_tokenizer
+from tests.conftest import REPO
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MARKERS = ('<s>', '</s>', '<o>', '</o>')
 
 

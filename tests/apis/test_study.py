@@ -4,6 +4,7 @@ Most tests drive the runner with stand-in tools (tiny scripts with tools/train.p
 and tools/test.py's command lines), so the bookkeeping is tested in seconds; the
 slow ones train the real text-only model on the demo data.
 """
+import glob
 import json
 import os
 import os.path as osp
@@ -503,3 +504,23 @@ def test_real_study_resumes_a_killed_training(tmp_path):
     assert osp.isfile(osp.join(run_dir, 'epoch_2.pth'))
     assert json.load(open(osp.join(run_dir, 'result.json')))['status'] == 'ok'
     assert write_summary(load_study(path))['rows'][0]['n'] == 1
+
+
+@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(REPO, 'configs', 'studies', '*.py'))),
+                         ids=lambda p: osp.basename(p))
+def test_maintained_study_configs_load_and_name_real_configs(path, monkeypatch):
+    """Every study in configs/studies/ loads, names existing model configs, and each option key of
+    each run exists in the model config it overrides (a typo would otherwise train the default)."""
+    from pmu.apis.config import load_complete_config
+    monkeypatch.chdir(REPO)
+    study = load_study(path)
+    runs = expand_steps(study) + expand_runs(study)
+    assert runs
+    for run in runs:
+        assert osp.isfile(run.config), run.config
+        cfg = load_complete_config(run.config)
+        for key in run.options:
+            node = cfg
+            for part in key.split('.')[:-1]:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            assert key.split('.')[-1] in node, f'{run.name}: {key} is not in {run.config}'

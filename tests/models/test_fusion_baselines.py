@@ -104,9 +104,20 @@ def test_without_image_exactly_the_text_encoder(name, minilm, posts):
     assert torch.equal(none.text, alone)
     assert torch.equal(masked.text, alone)
     # the post without image is untouched by its neighbour's image; the other one is fused
-    assert torch.equal(mixed.text[1], alone[1])
+    # (a row run in a smaller batch may round differently in BLAS: equal up to that, and see below)
+    torch.testing.assert_close(mixed.text[1], alone[1], rtol=0, atol=1e-5)
     assert (mixed.text[0] - alone[0]).abs().max() > 1e-3
     assert mixed.has_image.tolist() == [True, False]
+
+
+@pytest.mark.parametrize('name', FUSIONS)
+def test_text_of_a_post_without_image_depends_on_no_visual_input(name, minilm, posts):
+    ids, mask = posts
+    fusion = _fusion(name, minilm)
+    visual = _grid_tokens(2).clone().requires_grad_(True)
+    out = fusion(minilm, ids, mask, visual, torch.tensor([True, False]))
+    out.text[1].sum().backward()
+    assert visual.grad is None or torch.count_nonzero(visual.grad) == 0
 
 
 @pytest.mark.parametrize('name', FUSIONS)
@@ -156,7 +167,8 @@ def test_built_from_a_dict_with_everything_filled_in(name, minilm, posts, effnet
         out = fusion(minilm, ids, mask, visual, torch.tensor([True, False]))
         alone = minilm(ids, mask)
     assert visual.shape == (2, 50, 1280)
-    assert out.text.shape == alone.shape and torch.equal(out.text[1], alone[1])
+    assert out.text.shape == alone.shape
+    torch.testing.assert_close(out.text[1], alone[1], rtol=0, atol=1e-5)
 
 
 # ---------------------------------------------------------------- MNER and MRE models
@@ -216,7 +228,7 @@ def test_mner_model_with_lite_encoders(name, tweet_image):
     with torch.no_grad():
         fused = model.extract_feat(batch['inputs'])
         alone = model.text_encoder(batch['inputs']['input_ids'], batch['inputs']['attention_mask'])
-    assert torch.equal(fused[1], alone[1])
+    torch.testing.assert_close(fused[1], alone[1], rtol=0, atol=1e-5)
     assert (fused[0] - alone[0]).abs().max() > 1e-3
 
 
@@ -302,7 +314,7 @@ def test_mre_model_with_lite_encoders(name, mnre_root):
         assert s.pred_relation in relations and s.pred_scores.sum() == pytest.approx(1, abs=1e-5)
     # the marker states of the post without image are the text encoder's own, the other's are fused
     h0, h1 = (s.word_ids[s.head_marker] for s in samples)
-    assert torch.equal(head[1], alone[1, h1])
+    torch.testing.assert_close(head[1], alone[1, h1], rtol=0, atol=1e-5)
     assert (head[0] - alone[0, h0]).abs().max() > 1e-3
 
 

@@ -39,8 +39,12 @@ class BaseFusion(BaseModule):
     checkpoint loads into any fusion with the same key map.
 
     A sample without an image (``has_image`` False, or ``visual=None``) must
-    get exactly the states of the text encoder alone: the visual encoder never
-    sees a placeholder image, and no made-up visual token reaches the text.
+    get the states of the text encoder alone: the visual encoder never sees a
+    placeholder image, and no visual input reaches its text (its gradient with
+    respect to every visual input is zero). The states are bitwise those of
+    the text encoder when the batch holds no image; in a mixed batch they may
+    differ in the last bits, as the text encoder's own do from one batch shape
+    to another (BLAS rounding).
     """
 
     def encode_text(self, text_encoder, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -51,8 +51,8 @@ class HVPNetFusion(BaseFusion):
       a transpose, which mixes positions and heads.
 
     Samples without an image run the text encoder with no prefix at all, which
-    is the text encoder's own forward pass: their states are exactly those of
-    the text encoder (tested), whatever else the batch holds.
+    is the text encoder's own forward pass: no visual input reaches them,
+    whatever else the batch holds (tested; :class:`BaseFusion` on exactness).
 
     ``FusionOutput.visual`` is ``None``: the visual side is read by the text,
     never updated, and a projection of it that no loss reads would be

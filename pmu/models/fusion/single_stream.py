@@ -22,8 +22,8 @@ class SingleStreamFusion(BaseFusion):
     pool them, so those losses train the fusion layers and the text encoder.
 
     Samples without an image run the upper layers over their text alone, which
-    is the text encoder's own forward pass: their states are exactly those of
-    the text encoder (tested), whatever else the batch holds.
+    is the text encoder's own forward pass: no visual input reaches them,
+    whatever else the batch holds (tested; :class:`BaseFusion` on exactness).
 
     Args:
         hidden: text hidden size (filled in from the text encoder).

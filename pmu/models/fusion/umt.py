@@ -78,8 +78,8 @@ class UMTFusion(BaseFusion):
     For MRE (not a task of the paper) the same interaction feeds the relation
     head, which reads the fused states at the entity markers.
 
-    Samples without an image skip the module: their states are exactly those
-    of the text encoder (tested). ``FusionOutput.visual`` is ``Q``, the
+    Samples without an image skip the module: their states are those of the
+    text encoder, computed on the whole batch (tested). ``FusionOutput.visual`` is ``Q``, the
     word-aware visual tokens (zeros for rows without an image).
 
     Args:

@@ -6,6 +6,8 @@ from typing import Iterator, List, Optional, Tuple
 import torch
 from mmengine.config import Config
 
+from pmu.utils.dist import init_cpu_process_group
+
 # Pipeline steps that tokenise with the model's text encoder.
 TOKENIZING_STEPS = ('TokenizeWords', 'InsertEntityMarkers')
 
@@ -263,11 +265,9 @@ def init_cpu_distributed(cfg: Config) -> None:
     CPU-only torch build cannot do; the runner skips its own initialisation
     when a process group already exists. DDP on CPU also takes no device ids.
     """
-    import torch.distributed as dist
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
         return
-    if not dist.is_initialized():
-        dist.init_process_group(backend='gloo', init_method='env://')
+    init_cpu_process_group()
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper

@@ -3,6 +3,8 @@ import os.path as osp
 from collections import Counter
 from typing import Iterable, List, Optional, Tuple
 
+from pmu.structures.vocabulary import read_vocabulary  # noqa: F401  (re-exported: the file format)
+
 PACKAGED_RELATIONS = osp.join(osp.dirname(__file__), 'resources', 'relation_phrases.txt')
 
 
@@ -19,23 +21,6 @@ def build_entity_vocabulary(candidates_per_caption: Iterable[Iterable[str]],
         counts.update(set(norms))
     ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
     return ranked[:max_size] if max_size > 0 else ranked
-
-
-def read_vocabulary(path: str) -> List[str]:
-    """One entry a line; blank lines and lines starting with ``#`` are skipped; duplicates are an error."""
-    entries, seen = [], {}
-    with open(path, encoding='utf-8') as f:
-        for lineno, line in enumerate(f, 1):
-            entry = line.strip()
-            if not entry or entry.startswith('#'):
-                continue
-            if entry in seen:
-                raise ValueError(f'{path}:{lineno}: duplicate entry {entry!r} (first at line {seen[entry]})')
-            seen[entry] = lineno
-            entries.append(entry)
-    if not entries:
-        raise ValueError(f'{path}: no entries')
-    return entries
 
 
 def build_relation_vocabulary(path: Optional[str] = None, max_size: int = -1) -> List[str]:

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from mmengine.logging import MMLogger
 
 from pmu.registry import MODELS
+from pmu.structures import read_vocabulary
 from ..base import ThreeModeModel
 from ..fusion import FusionOutput, build_fusion
 from ..losses.matching import sample_hard_negatives
@@ -16,12 +17,10 @@ from .alignment import box_grid_weights, grid_shape, image_id
 
 
 def _vocab_size(vocab) -> int:
-    """Entries of a vocabulary file (one a line; blank and ``#`` lines skipped, as
-    :func:`pmu.pseudo_labels.read_vocabulary`, a layer above the models) or a given size."""
+    """Entries of a vocabulary file, or a given size."""
     if vocab is None or isinstance(vocab, int):
         return vocab or 0
-    with open(vocab, encoding='utf-8') as f:
-        return sum(1 for line in f if line.strip() and not line.strip().startswith('#'))
+    return len(read_vocabulary(vocab))
 
 
 @MODELS.register_module()

@@ -13,10 +13,21 @@ from pmu.structures import entity_spans
 
 @METRICS.register_module()
 class SeqevalNERMetric(BaseMetric):
-    """Strict entity-level precision, recall and F1 (seqeval, IOB2), micro and per type.
+    """Entity-level precision, recall and F1 (seqeval), micro and per type, under two protocols.
 
-    Scored over the original words of each sentence: words cut off by
-    sub-word truncation count as predicted ``O``.
+    - ``ner/f1``, ``ner/precision``, ``ner/recall`` and the per-type
+      ``ner/<TYPE>/{precision,recall,f1,support}``: seqeval's default mode,
+      the CoNLL-2000 ``conlleval`` protocol that UMT, HVPNeT and MKGformer
+      report. An ``I-X`` that follows neither ``B-X`` nor ``I-X`` starts an
+      entity of type ``X``. ``ner/f1`` comes first: ``save_best='auto'`` selects
+      checkpoints by it.
+    - ``ner/strict/f1``, ``ner/strict/precision``, ``ner/strict/recall``:
+      seqeval's strict mode with the IOB2 scheme, where such an orphan ``I-X``
+      is no entity at all.
+
+    The two differ only where the gold or predicted tags break IOB2 (orphan
+    ``I-`` tags). Scored over the original words of each sentence: words cut
+    off by sub-word truncation count as predicted ``O``.
 
     Args:
         out_file: if set, write the predictions as CoNLL
@@ -46,18 +57,26 @@ class SeqevalNERMetric(BaseMetric):
     def compute_metrics(self, results: list) -> dict:
         gold = [r['gold'] for r in results]
         pred = [r['pred'] for r in results]
-        report = classification_report(
+        conlleval = classification_report(gold, pred, output_dict=True, zero_division=0)
+        strict = classification_report(
             gold, pred, mode='strict', scheme=IOB2, output_dict=True, zero_division=0)
-        micro = report['micro avg']
+        micro, strict_micro = conlleval['micro avg'], strict['micro avg']
         # f1 first: save_best='auto' keeps the checkpoint with the best first metric
         metrics = dict(f1=micro['f1-score'], precision=micro['precision'], recall=micro['recall'])
-        for name, row in report.items():
+        for name, row in conlleval.items():
             if not name.endswith(' avg'):
                 for k, short in (('precision', 'precision'), ('recall', 'recall'),
                                  ('f1-score', 'f1'), ('support', 'support')):
                     metrics[f'{name}/{short}'] = row[k]
+        metrics.update({'strict/f1': strict_micro['f1-score'], 'strict/precision': strict_micro['precision'],
+                        'strict/recall': strict_micro['recall']})
         metrics = {k: round(float(v) * 100, 2) if not k.endswith('support') else int(v)
                    for k, v in metrics.items()}
+        prefix = self.prefix or self.default_prefix
+        print_log(f"{prefix}/f1 = {metrics['f1']:.2f}: conlleval protocol (seqeval default mode, as UMT, "
+                  f"HVPNeT, MKGformer report; also the per-type scores); {prefix}/strict/f1 = "
+                  f"{metrics['strict/f1']:.2f}: seqeval strict mode, IOB2 (an orphan I- tag is no entity)",
+                  logger=MMLogger.get_current_instance())
         truncated = sum(
             1 for r in results for _, s, e in entity_spans(r['gold'])
             if any(r['word_ids'][i] < 0 for i in range(s, e)))

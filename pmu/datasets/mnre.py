@@ -21,9 +21,11 @@ from mmengine.logging import MMLogger
 
 from pmu.registry import DATASETS
 from pmu.utils import find_data_root
+from pmu.utils.paths import path_inside
 from .image_check import mark_images
 from .transforms.markers import count_cropped_instances
-from .twitter import DataFormatError
+from .truncation import count_truncated_entities, log_truncation
+from .twitter import DataFormatError, utf8_lines
 
 
 def read_rel2id(path: str) -> List[str]:
@@ -63,7 +65,7 @@ def parse_mnre_line(line: str, where: str, relations: Sequence[str]) -> dict:
     """One validated MNRE record; every problem raises :class:`DataFormatError` at ``where``."""
     try:
         record = ast.literal_eval(line)
-    except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as e:
         raise DataFormatError(f'{where}: not a Python dict literal ({type(e).__name__}: '
                               f'{getattr(e, "msg", e)}): {line[:80]!r}') from None
     if not isinstance(record, dict):
@@ -97,13 +99,12 @@ def read_mnre(path: str, relations: Sequence[str]) -> List[dict]:
     """All records of an MNRE file, each with its ``line_no``; blank lines are skipped."""
     records = []
     relations = dict.fromkeys(relations)  # ordered, for the message; fast membership
-    with open(path, encoding='utf-8') as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            record = parse_mnre_line(line.strip(), f'{path}:{line_no}', relations)
-            record['line_no'] = line_no
-            records.append(record)
+    for line_no, line in utf8_lines(path):  # never eval(): parse_mnre_line reads literals only
+        if not line.strip():
+            continue
+        record = parse_mnre_line(line.strip(), f'{path}:{line_no}', relations)
+        record['line_no'] = line_no
+        records.append(record)
     if not records:
         raise DataFormatError(f'{path}: no instances (empty file?)')
     return records
@@ -125,6 +126,10 @@ class MNREDataset(BaseDataset):
             order is ``metainfo['relations']``.
         data_root: ``None`` uses :func:`pmu.utils.find_data_root`.
         data_prefix: ``dict(img_path=...)``, the image folder of the split.
+        allow_outside_images: let an ``img_id`` name a file outside the image
+            folder (``../val/x.jpg``, an absolute path, a link pointing out).
+            Default ``False``: such an ``img_id`` stops loading with an error
+            naming file and line, so no other split's image or system file is read.
     """
 
     def __init__(self,
@@ -132,7 +137,9 @@ class MNREDataset(BaseDataset):
                  rel2id_file: str = 'mnre/rel2id.json',
                  data_root: Optional[str] = None,
                  data_prefix: dict = dict(img_path=''),
+                 allow_outside_images: bool = False,
                  **kwargs):
+        self.allow_outside_images = allow_outside_images
         data_root = find_data_root(data_root)
         self.rel2id_file = rel2id_file if osp.isabs(rel2id_file) else osp.join(
             data_root, rel2id_file)
@@ -151,9 +158,15 @@ class MNREDataset(BaseDataset):
         img_dir = self.data_prefix.get('img_path', '')
         data_list = []
         for idx, r in enumerate(records):
+            img_path, inside = path_inside(img_dir, r['img_id'])
+            if not inside and not self.allow_outside_images:
+                raise DataFormatError(
+                    f"{self.ann_file}:{r['line_no']}: img_id {r['img_id']!r} points outside the image folder "
+                    f'{img_dir!r} (to {osp.realpath(img_path)}); image names must stay inside it '
+                    '(set allow_outside_images=True in the dataset config to allow this)')
             r.update(
                 sample_idx=idx,
-                img_path=osp.join(img_dir, r['img_id']),
+                img_path=img_path,
                 words=list(r['tokens']))
             data_list.append(r)
         self._metainfo.update(relations=tuple(relations))
@@ -164,6 +177,8 @@ class MNREDataset(BaseDataset):
                     f'(most frequent: {counts.most_common(3)})'
                     + (f'; relations that never occur: {absent}' if absent else ''))
         mark_images(data_list, logger, name)
+        # cropping is counted below, with the markers in place; here only the words with no sub-word
+        log_truncation(count_truncated_entities(data_list, self.pipeline)._replace(sentences=0), logger, name)
         n_cropped, n_lost = count_cropped_instances(data_list, self.pipeline)
         if n_cropped:
             logger.warning(

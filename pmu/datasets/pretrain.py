@@ -7,7 +7,12 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from pmu.registry import DATASETS
-from pmu.structures import read_pair_records
+from pmu.structures import PairRecordError, read_pair_records
+from .twitter import DataFormatError
+
+
+class PairCacheError(DataFormatError, PairRecordError):
+    """A bad line of ``pairs.jsonl`` (truncated, not JSON, not UTF-8, a key missing); names ``file:line``."""
 
 
 @DATASETS.register_module()
@@ -50,7 +55,11 @@ class PretrainPairsDataset(BaseDataset):
                 f'{self.ann_file} not found: run tools/prepare_pretrain.py first '
                 f'(see docs/pretraining.md) or point cache_dir at its work dir')
         data = []
-        for r in read_pair_records(self.ann_file):  # a bad line raises PairRecordError naming file:line
+        try:
+            records = list(read_pair_records(self.ann_file))
+        except PairRecordError as e:  # the message starts with file:line and names the key
+            raise PairCacheError(f'{e}; rerun tools/prepare_pretrain.py with --resume to rewrite the cache') from e
+        for r in records:
             if self.image_filter and self.image_filter not in r.image:
                 continue
             k = self.num_objects

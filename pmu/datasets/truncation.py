@@ -1,11 +1,29 @@
 """Counting what sub-word truncation cuts off, so nothing is dropped silently."""
-from typing import Tuple
+from typing import NamedTuple
 
 from pmu.structures import entity_spans
 
 
-def count_truncated_entities(data_list, pipeline) -> Tuple[int, int, int]:
-    """``(truncated sentences, truncated entities, all entities)`` for a dataset.
+class TruncationCounts(NamedTuple):
+    """What :class:`TokenizeWords` does to a dataset.
+
+    ``sentences``: sentences longer than ``max_length`` sub-words (words cut
+    off); ``entities``: gold entities that lose a word to it, of ``all_entities``;
+    ``empty_words``: words the tokenizer maps to no sub-word (control
+    characters, some emoji) and how many ``empty_sentences`` have one; these get
+    the tokenizer's unknown token (``unk_empty_words=True``) or are predicted
+    ``O``; ``unk_empty_words`` says which.
+    """
+    sentences: int = 0
+    entities: int = 0
+    all_entities: int = 0
+    empty_words: int = 0
+    empty_sentences: int = 0
+    unk_empty_words: bool = True
+
+
+def count_truncated_entities(data_list, pipeline) -> TruncationCounts:
+    """The :class:`TruncationCounts` of a dataset.
 
     Uses the pipeline's :class:`TokenizeWords` (if any), so the count matches
     what training and evaluation see.
@@ -13,15 +31,33 @@ def count_truncated_entities(data_list, pipeline) -> Tuple[int, int, int]:
     from .transforms import TokenizeWords
     tok = next((t for t in getattr(pipeline, 'transforms', [])
                 if isinstance(t, TokenizeWords)), None)
-    n_sent = n_trunc = n_ents = 0
     if tok is None:
-        return n_sent, n_trunc, n_ents
+        return TruncationCounts()
+    n_sent = n_trunc = n_ents = n_empty = n_empty_sent = 0
     for info in data_list:
-        enc = tok.encode(info['words'])
+        enc, empty = tok.encode_words(info['words'])
+        n_empty += len(empty)
+        n_empty_sent += bool(empty)
         kept = {w for w in enc.word_ids() if w is not None}
         spans = entity_spans(info.get('gt_tags', []))
         n_ents += len(spans)
-        if len(kept) < len(info['words']):
+        # without unk_empty_words, words with no sub-word are absent from word_ids without being cut off
+        lost = set(range(len(info['words']))) - kept - (set() if tok.unk_empty_words else set(empty))
+        if lost:
             n_sent += 1
-            n_trunc += sum(1 for _, s, e in spans if any(i not in kept for i in range(s, e)))
-    return n_sent, n_trunc, n_ents
+            n_trunc += sum(1 for _, s, e in spans if any(i in lost for i in range(s, e)))
+    return TruncationCounts(n_sent, n_trunc, n_ents, n_empty, n_empty_sent, tok.unk_empty_words)
+
+
+def log_truncation(counts: TruncationCounts, logger, name: str) -> None:
+    """One warning per kind of loss, with its count (nothing when there is none)."""
+    if counts.sentences:
+        logger.warning(
+            f'{name}: {counts.sentences} sentences exceed the tokenizer max_length; '
+            f'{counts.entities} of {counts.all_entities} gold entities lose words to truncation '
+            '(those words are predicted O and still scored)')
+    if counts.empty_words:
+        fate = ('they get the tokenizer\'s unknown token and a prediction (unk_empty_words=True)'
+                if counts.unk_empty_words else 'they are predicted O and still scored (unk_empty_words=False)')
+        logger.warning(f'{name}: {counts.empty_words} words in {counts.empty_sentences} sentences map to no '
+                       f'sub-word; {fate}')

@@ -6,15 +6,16 @@ per token.
 """
 import os.path as osp
 from collections import Counter
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from pmu.registry import DATASETS
 from pmu.utils import find_data_root
+from pmu.utils.paths import path_inside
 from .image_check import mark_images
-from .truncation import count_truncated_entities
+from .truncation import count_truncated_entities, log_truncation
 
 
 class DataFormatError(ValueError):
@@ -29,11 +30,30 @@ def bio_tags(entity_types: Sequence[str]) -> List[str]:
     return tags
 
 
-def read_conll(path: str):
+def utf8_lines(path: str) -> Iterator[Tuple[int, str]]:
+    """``(line_no, line)`` of a text file, decoded as UTF-8 line by line (a BOM at the start is
+    dropped); a line that is not UTF-8 raises :class:`DataFormatError` naming ``file:line``."""
+    with open(path, 'rb') as f:
+        for line_no, raw in enumerate(f, 1):
+            try:
+                line = raw.decode('utf-8-sig' if line_no == 1 else 'utf-8')
+            except UnicodeDecodeError as e:
+                raise DataFormatError(
+                    f'{path}:{line_no}: not UTF-8 (byte {raw[e.start:e.start + 1]!r} at column {e.start + 1}: '
+                    f'{e.reason}); convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8') from None
+            yield line_no, line
+
+
+def read_conll(path: str, tag_column: Optional[int] = None):
     """Yield ``(img_id, tokens, tags, first_line_no)`` per tweet.
 
-    Raises :class:`DataFormatError` naming the file and line for a token line
-    without a tab, a sentence with no tokens, or an empty file.
+    A token line is ``token<TAB>tag``; with ``tag_column`` (an index into the
+    tab-separated columns, e.g. ``2`` or ``-1`` for ``token<TAB>POS<TAB>tag``) it
+    may have more columns, the token being the first.
+
+    Raises :class:`DataFormatError` naming the file and line for a line that is
+    not UTF-8, a token line without a tab or with a column count other than
+    two (without ``tag_column``), a sentence with no tokens, or an empty file.
     """
     img_id, tokens, tags, start = None, [], [], None
 
@@ -44,31 +64,43 @@ def read_conll(path: str):
         return img_id, tokens, tags, start
 
     n_sentences = 0
-    with open(path, encoding='utf-8') as f:
-        for line_no, raw in enumerate(f, 1):
-            line = raw.rstrip('\r\n')
-            if not line.strip():
-                if img_id is not None or tokens:
-                    yield flush()
-                    n_sentences += 1
-                img_id, tokens, tags, start = None, [], [], None
-                continue
-            if line.startswith('IMGID:'):
-                if img_id is not None or tokens:
-                    yield flush()
-                    n_sentences += 1
-                img_id, tokens, tags, start = line[6:].strip(), [], [], line_no
-                continue
-            if '\t' not in line:
+    for line_no, raw in utf8_lines(path):
+        line = raw.rstrip('\r\n')
+        if not line.strip():
+            if img_id is not None or tokens:
+                yield flush()
+                n_sentences += 1
+            img_id, tokens, tags, start = None, [], [], None
+            continue
+        if line.startswith('IMGID:'):
+            if img_id is not None or tokens:
+                yield flush()
+                n_sentences += 1
+            img_id, tokens, tags, start = line[6:].strip(), [], [], line_no
+            continue
+        if '\t' not in line:
+            raise DataFormatError(
+                f'{path}:{line_no}: expected "token<TAB>tag", got {line!r}')
+        columns = line.split('\t')
+        if tag_column is None:
+            if len(columns) != 2:
                 raise DataFormatError(
-                    f'{path}:{line_no}: expected "token<TAB>tag", got {line!r}')
-            token, tag = line.rsplit('\t', 1)
-            if start is None:
-                start = line_no
-            if not token:
-                raise DataFormatError(f'{path}:{line_no}: empty token')
-            tokens.append(token)
-            tags.append((tag.strip(), line_no))
+                    f'{path}:{line_no}: expected 2 tab-separated columns "token<TAB>tag", got '
+                    f'{len(columns)}: {line!r}; if the file has more columns (e.g. token<TAB>POS<TAB>tag), '
+                    'set tag_column in the dataset config to the index of the tag column')
+            token, tag = columns
+        else:
+            if not -len(columns) <= tag_column < len(columns) or tag_column in (0, -len(columns)):
+                raise DataFormatError(
+                    f'{path}:{line_no}: tag_column={tag_column} is not a column after the token in this line of '
+                    f'{len(columns)} columns: {line!r}')
+            token, tag = columns[0], columns[tag_column]
+        if start is None:
+            start = line_no
+        if not token:
+            raise DataFormatError(f'{path}:{line_no}: empty token')
+        tokens.append(token)
+        tags.append((tag.strip(), line_no))
     if img_id is not None or tokens:
         yield flush()
         n_sentences += 1
@@ -91,6 +123,14 @@ class TwitterNERDataset(BaseDataset):
         data_root: ``None`` uses :func:`pmu.utils.find_data_root`.
         data_prefix: ``dict(img_path=...)``, the image folder.
         img_suffix: appended to the ``IMGID`` to form the image file name.
+        tag_column: for files with more than two tab-separated columns, the
+            index of the tag column (e.g. ``-1`` for ``token<TAB>POS<TAB>tag``);
+            ``None`` (default) requires exactly ``token<TAB>tag``.
+        allow_outside_images: let an ``IMGID`` name a file outside the image
+            folder (``../other/x``, an absolute path, a link pointing out).
+            Default ``False``: such an ``IMGID`` stops loading with an error
+            naming file and line, so no file elsewhere (another split's image,
+            a system file) is read.
     """
 
     def __init__(self,
@@ -100,12 +140,16 @@ class TwitterNERDataset(BaseDataset):
                  data_root: Optional[str] = None,
                  data_prefix: dict = dict(img_path=''),
                  img_suffix: str = '.jpg',
+                 tag_column: Optional[int] = None,
+                 allow_outside_images: bool = False,
                  **kwargs):
         if orphan_i not in ('repair', 'keep', 'error'):
             raise ValueError(f"orphan_i must be 'repair', 'keep' or 'error', got {orphan_i!r}")
         self.entity_types = tuple(entity_types) if entity_types else None
         self.orphan_i = orphan_i
         self.img_suffix = img_suffix
+        self.tag_column = tag_column
+        self.allow_outside_images = allow_outside_images
         super().__init__(
             ann_file=ann_file,
             data_root=find_data_root(data_root),
@@ -118,7 +162,7 @@ class TwitterNERDataset(BaseDataset):
             raise FileNotFoundError(
                 f'{self.ann_file} does not exist (data_root={self.data_root!r}; '
                 'set PMU_DATA_ROOT or data_root in the config)')
-        sentences = list(read_conll(self.ann_file))
+        sentences = list(read_conll(self.ann_file, self.tag_column))
         found = sorted({tag[2:] for _, _, tags, _ in sentences
                         for tag, _ in tags if tag[:2] in ('B-', 'I-')})
         types = self.entity_types or tuple(found)
@@ -126,7 +170,7 @@ class TwitterNERDataset(BaseDataset):
         img_dir = self.data_prefix.get('img_path', '')
         repaired = 0
         data_list = []
-        for idx, (img_id, tokens, tags, _) in enumerate(sentences):
+        for idx, (img_id, tokens, tags, first_line) in enumerate(sentences):
             clean = []
             for i, (tag, line_no) in enumerate(tags):
                 if tag not in known:
@@ -144,12 +188,19 @@ class TwitterNERDataset(BaseDataset):
                         tag = 'B-' + tag[2:]
                         repaired += 1
                 clean.append(tag)
+            img_path = None
+            if img_id:
+                img_path, inside = path_inside(img_dir, img_id + self.img_suffix)
+                if not inside and not self.allow_outside_images:
+                    raise DataFormatError(
+                        f'{self.ann_file}:{first_line}: IMGID:{img_id} points outside the image folder '
+                        f'{img_dir!r} (to {osp.realpath(img_path)}); image names must stay inside it '
+                        '(set allow_outside_images=True in the dataset config to allow this)')
             data_list.append(
                 dict(
                     sample_idx=idx,
                     img_id=img_id,
-                    img_path=osp.join(img_dir, img_id + self.img_suffix)
-                    if img_id else None,
+                    img_path=img_path,
                     words=tokens,
                     gt_tags=clean))
         self._metainfo.update(entity_types=types, tags=bio_tags(types))
@@ -159,10 +210,5 @@ class TwitterNERDataset(BaseDataset):
             logger.info(f'{name}: repaired {repaired} orphan I- tags to B- '
                         "(orphan_i='repair')")
         mark_images(data_list, logger, name)
-        n_sent, n_trunc, n_ents = count_truncated_entities(data_list, self.pipeline)
-        if n_sent:
-            logger.warning(
-                f'{name}: {n_sent} sentences exceed the tokenizer max_length; '
-                f'{n_trunc} of {n_ents} gold entities lose words to truncation '
-                '(those words are predicted O and still scored)')
+        log_truncation(count_truncated_entities(data_list, self.pipeline), logger, name)
         return data_list

@@ -228,16 +228,34 @@ def _describe_missing(work_dir: str, rank: int, world: int) -> str:
     return f'rank {rank}: no {osp.basename(files.done)} ({progress})'
 
 
+def _progress(work_dir: str, rank: int, world: int) -> tuple:
+    """What changes while a rank works: size and modification time of its part files."""
+    files = ShardFiles(work_dir, rank, world)
+    stamp = []
+    for path in (files.pairs, files.skipped):
+        try:
+            st = os.stat(path)
+            stamp.append((st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            stamp.append(None)
+    return tuple(stamp)
+
+
 def wait_for_done_markers(work_dir: str, world: int, num_pairs: int, timeout: float, logger=None,
-                          poll_interval: float = 1.0, log_interval: float = 60.0) -> List[dict]:
+                          poll_interval: float = 1.0, log_interval: float = 60.0,
+                          stall_timeout: Optional[float] = None) -> List[dict]:
     """Wait until every shard of ``world`` processes has written its done marker; their contents.
 
     The barrier is the file system, so ranks need no process group. A marker
-    from a run on another corpus (a different number of pairs) is an error; no
-    marker after ``timeout`` seconds raises ``ShardTimeoutError`` naming the
-    missing ranks, their marker files and how far their part files got.
+    from a run on another corpus (a different number of pairs) is an error.
+    ``ShardTimeoutError``, naming the missing ranks, their marker files and how
+    far their part files got, ends the wait after ``timeout`` seconds in all, or
+    after ``stall_timeout`` seconds in which no missing rank's part file changed
+    (a rank that died or never started; ``None``: no such limit).
     """
-    deadline, last_log = time.monotonic() + timeout, time.monotonic()
+    start = last_log = last_change = time.monotonic()
+    deadline = start + timeout
+    stamps = None
     while True:
         found, missing = [], []
         for rank in range(world):
@@ -253,17 +271,25 @@ def wait_for_done_markers(work_dir: str, world: int, num_pairs: int, timeout: fl
         if not missing:
             return found
         now = time.monotonic()
-        if now >= deadline:
+        new_stamps = {r: _progress(work_dir, r, world) for r in missing}
+        if new_stamps != stamps:
+            stamps, last_change = new_stamps, now
+        stalled = stall_timeout is not None and now - last_change >= stall_timeout
+        if now >= deadline or stalled:
             details = '; '.join(_describe_missing(work_dir, r, world) for r in missing)
+            why = (f'made no progress for {now - last_change:.0f}s (prepare.merge_stall_timeout='
+                   f'{stall_timeout}s, or $PMU_PREPARE_TIMEOUT)' if stalled and now < deadline else
+                   f'did not finish within prepare.merge_timeout={timeout}s')
             raise ShardTimeoutError(
-                f'shards {missing} of {world} did not finish within prepare.merge_timeout={timeout}s: {details}. '
+                f'shards {missing} of {world} {why}: {details}. '
                 f'Rerun each with --resume (e.g. RANK={missing[0]} WORLD_SIZE={world} python '
                 'tools/prepare_pretrain.py CONFIG --work-dir DIR --resume), then rerun rank 0 with --resume to '
-                'merge; or raise prepare.merge_timeout')
+                'merge; or raise prepare.merge_timeout / prepare.merge_stall_timeout')
         if logger is not None and now - last_log >= log_interval:
             logger.info('waiting for shards: ' + '; '.join(_describe_missing(work_dir, r, world) for r in missing))
             last_log = now
-        time.sleep(max(0.0, min(poll_interval, deadline - now)))
+        limit = deadline if stall_timeout is None else min(deadline, last_change + stall_timeout)
+        time.sleep(max(0.0, min(poll_interval, limit - now)))
 
 
 # ---------------------------------------------------------------------------------------------- merge

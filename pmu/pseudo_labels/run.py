@@ -24,7 +24,9 @@ from .structures import Detections
 from .vocabulary import build_entity_vocabulary, build_relation_vocabulary, write_vocabulary
 
 DEFAULT_PREPARE = dict(batch_size=32, on_bad_input='skip', max_image_pixels=50_000_000,
-                       merge_timeout=2 * 3600, merge_poll_interval=1.0)
+                       merge_timeout=2 * 3600, merge_stall_timeout=600, merge_poll_interval=1.0)
+#: environment variable that overrides ``prepare.merge_stall_timeout`` (seconds)
+STALL_TIMEOUT_ENV = 'PMU_PREPARE_TIMEOUT'
 
 
 class BadInputError(RuntimeError):
@@ -70,6 +72,12 @@ class PreparationRun:
         self.resume = resume
         self.rank, self.world = get_rank_world(launcher)
         self.options = dict(DEFAULT_PREPARE, **cfg.get('prepare', {}))
+        if os.environ.get(STALL_TIMEOUT_ENV):
+            try:
+                self.options['merge_stall_timeout'] = float(os.environ[STALL_TIMEOUT_ENV])
+            except ValueError:
+                raise ValueError(f'${STALL_TIMEOUT_ENV} must be a number of seconds, '
+                                 f'not {os.environ[STALL_TIMEOUT_ENV]!r}') from None
         if self.options['on_bad_input'] not in ('skip', 'raise'):
             raise ValueError(f"prepare.on_bad_input must be 'skip' or 'raise', not {self.options['on_bad_input']!r}")
         if 'entity_finder' not in cfg:
@@ -235,11 +243,17 @@ class PreparationRun:
         return records, skips, images
 
     def wait_for_shards(self) -> List[dict]:
-        """The file barrier: rank 0 waits for every shard's done marker (``prepare.merge_timeout`` seconds,
-        then an error naming the missing ranks and their part files); the markers' contents."""
+        """The file barrier: rank 0 waits for every shard's done marker; the markers' contents.
+
+        It gives up with an error naming the missing ranks and their part files
+        after ``prepare.merge_timeout`` seconds in all (default 2 h), or sooner
+        when no missing rank has written anything for
+        ``prepare.merge_stall_timeout`` seconds (default 600; ``$PMU_PREPARE_TIMEOUT``
+        overrides it; ``None`` turns it off): a rank that died or never started."""
         return cache.wait_for_done_markers(self.work_dir, self.world, len(self.pairs),
                                            self.options['merge_timeout'], self.logger,
-                                           poll_interval=self.options['merge_poll_interval'])
+                                           poll_interval=self.options['merge_poll_interval'],
+                                           stall_timeout=self.options['merge_stall_timeout'])
 
     # ------------------------------------------------------------------------------------------ merge
 

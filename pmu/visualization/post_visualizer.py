@@ -1,0 +1,368 @@
+"""Pictures and HTML pages of posts with their entities, grounded regions and relations.
+
+A *result* is what the inferencers return (and what ``tools/analysis/browse_dataset.py`` builds from
+data samples):
+
+- MNER: ``{'text', 'image' (path or None), 'has_image', 'words', 'tags', 'entities': [{'text', 'type',
+  'start', 'end' (character offsets into 'text'), 'score', optional 'region': None | {'box', 'label',
+  'detector_score', 'score'}}], optional 'gold_entities' (same shape)}``;
+- MRE: ``{'text', 'image', 'has_image', 'head': {'text', 'start', 'end'}, 'tail': {...}, 'relation',
+  'score', 'scores': {relation: p}}`` (optional ``'gold_relation'``);
+- pre-training pairs: optional ``'objects': [{'box', 'label', 'score', optional 'soft_labels':
+  [[entry, p], ...]}]`` (detections and the teacher's top soft-label entries), drawn too.
+
+Boxes are in pixels of the upright image as :func:`pmu.utils.image.load_image` returns it, unless the
+result says ``'upright': False`` (the pseudo-label cache's boxes refer to the pixels as stored).
+"""
+import base64
+import html
+import io
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from pmu.registry import VISUALIZERS
+from pmu.utils.image import load_image
+
+#: one colour per entity type (RGB); other types get one of :data:`EXTRA_COLOURS` by name
+TYPE_COLOURS: Dict[str, Tuple[int, int, int]] = {
+    'PER': (230, 25, 75), 'LOC': (60, 180, 75), 'ORG': (0, 130, 200), 'MISC': (245, 130, 48),
+    'OTHER': (245, 130, 48), 'HEAD': (230, 25, 75), 'TAIL': (0, 130, 200), 'OBJECT': (128, 128, 128)}
+EXTRA_COLOURS = [(145, 30, 180), (70, 240, 240), (240, 50, 230), (170, 110, 40), (128, 0, 0), (0, 128, 128)]
+
+
+def type_colour(type_: Optional[str]) -> Tuple[int, int, int]:
+    type_ = (type_ or 'OTHER').upper()
+    if type_ in TYPE_COLOURS:
+        return TYPE_COLOURS[type_]
+    return EXTRA_COLOURS[sum(map(ord, type_)) % len(EXTRA_COLOURS)]
+
+
+def _light(colour, alpha=0.35) -> Tuple[int, int, int]:
+    return tuple(int(255 - alpha * (255 - c)) for c in colour)
+
+
+def _hex(colour) -> str:
+    return '#%02x%02x%02x' % tuple(colour)
+
+
+def char_span(text: str, entity: dict) -> Optional[Tuple[int, int]]:
+    """``(start, end)`` of an entity in ``text``: its offsets when they hold its text, else the first
+    occurrence of its text; ``None`` when it is not in ``text``."""
+    start, end = entity.get('start'), entity.get('end')
+    if isinstance(start, int) and isinstance(end, int) and text[start:end] == entity.get('text'):
+        return start, end
+    found = text.find(entity.get('text') or '\0')
+    return (found, found + len(entity['text'])) if found >= 0 else None
+
+
+def post_from_words(words: Sequence[str], spans: Sequence[Tuple[str, int, int]]) -> Tuple[str, List[dict]]:
+    """Words joined with spaces and entities with character offsets from word spans ``(type, start, end)``
+    (``end`` exclusive)."""
+    starts, pos = [], 0
+    for w in words:
+        starts.append(pos)
+        pos += len(w) + 1
+    text = ' '.join(words)
+    entities = [dict(text=' '.join(words[s:e]), type=t, start=starts[s], end=starts[e - 1] + len(words[e - 1]))
+                for t, s, e in spans]
+    return text, entities
+
+
+def _marked_spans(result: dict, key: str = 'entities') -> List[Tuple[int, int, str, dict]]:
+    """``(start, end, colour type, entity)`` to highlight, by start, overlaps dropped."""
+    text = result.get('text') or ''
+    if key == 'relation':
+        items = [(result.get(k), k.upper()) for k in ('head', 'tail') if result.get(k)]
+    else:
+        items = [(e, e.get('type')) for e in result.get(key) or []]
+    spans, last = [], 0
+    for start, end, type_, e in sorted((s[0], s[1], t, e) for e, t in items for s in [char_span(text, e)] if s):
+        if start >= last:
+            spans.append((start, end, type_, e))
+            last = end
+    return spans
+
+
+def entity_label(e: dict) -> str:
+    """``'Kawhi Leonard (PER) 0.98'``."""
+    label = f"{e.get('text', '')} ({e.get('type', '?')})"
+    return label + (f" {e['score']:.2f}" if isinstance(e.get('score'), (int, float)) else '')
+
+
+def relation_line(result: dict, arrow: Tuple[str, str] = ('—', '→')) -> str:
+    """``'head —relation (0.87)→ tail'`` (``arrow``: the two halves of the arrow)."""
+    score = result.get('score')
+    p = f' ({score:.2f})' if isinstance(score, (int, float)) else ''
+    return f"{result['head']['text']} {arrow[0]}{result.get('relation', '?')}{p}{arrow[1]} {result['tail']['text']}"
+
+
+def _font(size: int):
+    """DejaVu Sans when the system has it (it draws arrows and most scripts), else PIL's own font, whose
+    glyphs are Latin only: then arrows are drawn as ``->``."""
+    try:
+        return ImageFont.truetype('DejaVuSans.ttf', size), ('—', '→')
+    except OSError:
+        return ImageFont.load_default(size=size), ('-', '->')
+
+
+@VISUALIZERS.register_module()
+class PostVisualizer:
+    """Draws posts: the image with grounded boxes, the text below with entities highlighted.
+
+    ``VISUALIZERS.build(dict(type='PostVisualizer'))`` or ``PostVisualizer()``.
+
+    Args:
+        width: width of a drawn post in pixels (the image is scaled to it).
+        max_image_height: the image is scaled down further to stay below this height.
+        font_size: text size in pixels.
+        thumbnail_width: width of the images inlined in :meth:`write_html`.
+    """
+
+    def __init__(self, width: int = 640, max_image_height: int = 480, font_size: int = 15,
+                 thumbnail_width: int = 360):
+        self.width = width
+        self.max_image_height = max_image_height
+        self.font, self.arrow = _font(font_size)
+        self.small = _font(max(9, font_size - 3))[0]
+        self.line_height = int(font_size * 1.5)
+        self.thumbnail_width = thumbnail_width
+
+    # ---- the image -----------------------------------------------------------------------------
+    @staticmethod
+    def load(result: dict) -> Tuple[Optional[Image.Image], str]:
+        """The post's upright image, or ``None`` and why there is none."""
+        path = result.get('image')
+        if not path:
+            return None, 'no image'
+        # the pseudo-label cache's boxes are in stored pixels: its results say upright=False
+        loaded = load_image(path, exif_transpose=result.get('upright', True))
+        if not loaded.ok:
+            return None, f'no image ({osp.basename(path)}: {loaded.status})'
+        return loaded.image, ''
+
+    def draw_image(self, result: dict, width: int, max_height: Optional[int] = None) -> Optional[Image.Image]:
+        """The post's image scaled to ``width`` with its boxes drawn, or ``None`` without a usable image."""
+        img = self.load(result)[0]
+        if img is None:
+            return None
+        scale = width / img.width
+        if max_height:
+            scale = min(scale, max_height / img.height)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.BICUBIC)
+        draw = ImageDraw.Draw(img)
+        boxes = [(o['box'], type_colour('OBJECT'), f"{o['label']} {o['score']:.2f}", 1)
+                 for o in result.get('objects') or []]
+        for e in result.get('entities') or []:
+            region = e.get('region')
+            if region:
+                label = f"{e['text']} ({e.get('type', '?')}) {region['score']:.2f}"
+                boxes.append((region['box'], type_colour(e.get('type')), label, 3))
+        stacked = {}  # labels of entities grounded to the same box go one under the other
+        for box, colour, label, line in boxes:
+            x1, y1, x2, y2 = (v * scale for v in box)
+            draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
+            tw, th = self._size(label, self.small)
+            key = tuple(round(v) for v in box)
+            ty = (y1 - th - 4 if y1 - th - 4 >= 0 else y1) + stacked.get(key, 0) * (th + 5)
+            stacked[key] = stacked.get(key, 0) + 1
+            draw.rectangle((x1, ty, x1 + tw + 4, ty + th + 4), fill=colour)
+            draw.text((x1 + 2, ty + 1), label, fill=(255, 255, 255), font=self.small)
+        return img
+
+    @staticmethod
+    def _size(text: str, font) -> Tuple[int, int]:
+        left, top, right, bottom = font.getbbox(text or ' ')
+        return int(right - left), int(bottom - min(top, 0))
+
+    # ---- the text ------------------------------------------------------------------------------
+    def _layout(self, draw, text: str, spans, x0: int, y: int, width: int) -> int:
+        """Word-wrapped ``text`` with ``spans`` highlighted from ``y``; returns the y below it."""
+        pieces, pos = [], 0  # (chunk, colour or None)
+        for start, end, type_, _ in spans:
+            pieces += [(text[pos:start], None), (text[start:end], type_colour(type_))]
+            pos = end
+        pieces.append((text[pos:], None))
+        x = x0
+        for chunk, colour in pieces:
+            for word in chunk.replace('\n', ' ').split(' '):
+                if not word:
+                    x += self._size(' ', self.font)[0] if colour is None else 0
+                    continue
+                w, _ = self._size(word + ' ', self.font)
+                if x + w > x0 + width and x > x0:
+                    x, y = x0, y + self.line_height
+                if draw is not None:
+                    if colour is not None:
+                        ww = self._size(word, self.font)[0]
+                        draw.rectangle((x - 1, y - 1, x + ww + 1, y + self.line_height - 4), fill=_light(colour))
+                        draw.line((x - 1, y + self.line_height - 4, x + ww + 1, y + self.line_height - 4),
+                                  fill=colour, width=2)
+                    draw.text((x, y), word, fill=(0, 0, 0), font=self.font)
+                x += w
+        return y + self.line_height
+
+    def _text_lines(self, result: dict) -> List[Tuple[str, object, str]]:
+        """What goes under the image: ``(kind, payload, caption)`` rows."""
+        if 'head' not in result and 'entities' not in result:  # a dataset's sample: gold annotations only
+            rows = [('gold', _marked_spans(result, 'gold_entities'), 'gold:')]
+        else:
+            rows = [('text', _marked_spans(result, 'relation' if 'head' in result else 'entities'), '')]
+        if 'head' in result:
+            rows.append(('line', relation_line(result, self.arrow), ''))
+            if result.get('gold_relation'):
+                rows.append(('line', f"gold: {result['gold_relation']}", ''))
+            top = sorted((result.get('scores') or {}).items(), key=lambda kv: -kv[1])[:3]
+            if top:
+                rows.append(('line', 'top: ' + ', '.join(f'{r} {p:.2f}' for r, p in top), ''))
+        else:
+            for e in result.get('entities') or []:
+                region = e.get('region')
+                where = (f" {self.arrow[1]} {region['label']} box, score {region['score']:.2f}" if region
+                         else (f' {self.arrow[1]} no region' if 'region' in e else ''))
+                rows.append(('line', '- ' + entity_label(e) + where, e.get('type')))
+            if result.get('gold_entities') is not None and 'entities' in result:
+                rows.append(('gold', _marked_spans(result, 'gold_entities'), 'gold:'))
+        if result.get('match') is False:
+            rows.append(('line', 'mismatched pair: the caption describes another image', 'OBJECT'))
+        for i, o in enumerate(result.get('objects') or []):
+            soft = o.get('soft_labels')
+            if soft:
+                rows.append(('line', f"object {i} ({o['label']}): " + ', '.join(f'{v} {p:.2f}' for v, p in soft),
+                             'OBJECT'))
+        return rows
+
+    def _draw_text(self, draw, result: dict, y: int) -> int:
+        pad, width = 10, self.width - 20
+        for kind, payload, caption in self._text_lines(result):
+            if kind in ('text', 'gold'):
+                x = pad
+                if caption:
+                    if draw is not None:
+                        draw.text((x, y), caption, fill=(90, 90, 90), font=self.font)
+                    x += self._size(caption + ' ', self.font)[0]
+                y = self._layout(draw, result.get('text') or '', payload, x, y, width - (x - pad))
+            else:
+                colour = type_colour(caption) if caption else (0, 0, 0)
+                y = self._line(draw, payload, colour, pad, y, width)
+        return y
+
+    def _line(self, draw, text, colour, x0, y, width) -> int:
+        x = x0
+        for word in text.split(' '):
+            w, _ = self._size(word + ' ', self.font)
+            if x + w > x0 + width and x > x0:
+                x, y = x0 + 16, y + self.line_height
+            if draw is not None:
+                draw.text((x, y), word, fill=colour, font=self.font)
+            x += w
+        return y + self.line_height
+
+    # ---- public --------------------------------------------------------------------------------
+    def draw_post(self, result: dict, out_file: Optional[str] = None) -> np.ndarray:
+        """The post as an RGB array ``[H, W, 3]``: image with boxes (or a "no image" panel), then the text
+        with entities highlighted, one colour per type; saved to ``out_file`` when given."""
+        img = self.draw_image(result, self.width, self.max_image_height)
+        top = img.height if img is not None else 40
+        text_height = self._draw_text(None, result, 0) + 16
+        canvas = Image.new('RGB', (self.width, top + text_height), (255, 255, 255))
+        draw = ImageDraw.Draw(canvas)
+        if img is not None:
+            canvas.paste(img, ((self.width - img.width) // 2, 0))
+        else:
+            draw.rectangle((0, 0, self.width - 1, top - 1), fill=(235, 235, 235))
+            draw.text((10, 10), self.load(result)[1], fill=(100, 100, 100), font=self.font)
+        self._draw_text(draw, result, top + 8)
+        if out_file:
+            os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+            canvas.save(out_file)
+        return np.asarray(canvas)
+
+    def _html_text(self, text: str, spans, title_of) -> str:
+        out, pos = [], 0
+        for start, end, type_, e in spans:
+            out.append(html.escape(text[pos:start]))
+            colour = type_colour(type_)
+            out.append(f'<mark class="t-{html.escape(str(type_))}" style="background:{_hex(_light(colour))};'
+                       f'border-bottom:2px solid {_hex(colour)}" title="{html.escape(title_of(e, type_))}">'
+                       f'{html.escape(text[start:end])}<sub>{html.escape(str(type_))}</sub></mark>')
+            pos = end
+        out.append(html.escape(text[pos:]))
+        return ''.join(out)
+
+    def _thumbnail(self, result: dict) -> Optional[str]:
+        img = self.draw_image(result, self.thumbnail_width, self.thumbnail_width)
+        if img is None:
+            return None
+        buf = io.BytesIO()
+        img.save(buf, format='JPEG', quality=80)
+        return base64.b64encode(buf.getvalue()).decode('ascii')
+
+    def post_html(self, result: dict) -> str:
+        """One post as an HTML fragment (image inlined)."""
+        text = result.get('text') or ''
+        thumb = self._thumbnail(result)
+        parts = ['<div class="post">']
+        if thumb:
+            parts.append(f'<img src="data:image/jpeg;base64,{thumb}" alt="{html.escape(str(result.get("image")))}">')
+        else:
+            parts.append('<div class="noimg">no image</div>')
+        parts.append('<div class="body">')
+        if 'head' in result:
+            parts.append(f'<p>{self._html_text(text, _marked_spans(result, "relation"), lambda e, t: t)}</p>')
+            parts.append(f'<p class="rel">{html.escape(relation_line(result))}</p>')
+            if result.get('gold_relation'):
+                parts.append(f'<p class="gold">gold: {html.escape(result["gold_relation"])}</p>')
+            top = sorted((result.get('scores') or {}).items(), key=lambda kv: -kv[1])[:3]
+            if top:
+                parts.append('<p class="small">' + html.escape(', '.join(f'{r} {p:.2f}' for r, p in top)) + '</p>')
+        else:
+            def title(e, t):
+                region = e.get('region')
+                return entity_label(e) + (f" → {region['label']} {region['score']:.2f}" if region else '')
+            if 'entities' in result:
+                parts.append(f'<p>{self._html_text(text, _marked_spans(result), title)}</p>')
+            for e in result.get('entities') or []:
+                if 'region' in e:
+                    region = e['region']
+                    where = f"{region['label']} box {region['box']}, score {region['score']:.2f}" if region \
+                        else 'no region'
+                    parts.append(f'<p class="small">{html.escape(entity_label(e))} → {html.escape(where)}</p>')
+            if result.get('gold_entities') is not None or 'entities' not in result:
+                gold = self._html_text(text, _marked_spans(result, 'gold_entities'), lambda e, t: t)
+                parts.append(f'<p class="gold">gold: {gold}</p>')
+        if result.get('match') is False:
+            parts.append('<p class="gold">mismatched pair: the caption describes another image</p>')
+        objects = result.get('objects') or []
+        if objects:
+            rows = ''.join(
+                f"<tr><td>{i}</td><td>{html.escape(o['label'])}</td><td>{o['score']:.2f}</td>"
+                f"<td>{html.escape(', '.join(f'{v} {p:.2f}' for v, p in o.get('soft_labels') or []))}</td></tr>"
+                for i, o in enumerate(objects))
+            parts.append('<table class="small"><tr><th>#</th><th>object</th><th>score</th>'
+                         f'<th>teacher soft labels (top)</th></tr>{rows}</table>')
+        parts.append(f'<p class="path">{html.escape(str(result.get("image") or ""))}</p></div></div>')
+        return ''.join(parts)
+
+    def write_html(self, results: Sequence[dict], out_file: str, title: str = 'pmu posts') -> str:
+        """A self-contained HTML page of ``results`` (images inlined as base64 JPEG thumbnails, entities as
+        ``<mark>`` per type, relations as ``head —relation (p)→ tail``); returns ``out_file``."""
+        legend = ''.join(f'<mark style="background:{_hex(_light(c))};border-bottom:2px solid {_hex(c)}">{t}</mark> '
+                         for t, c in TYPE_COLOURS.items() if t not in ('OTHER', 'OBJECT'))
+        page = ['<!DOCTYPE html><html><head><meta charset="utf-8">', f'<title>{html.escape(title)}</title>',
+                '<style>body{font-family:sans-serif;margin:16px}.post{display:flex;gap:12px;border-bottom:1px solid '
+                '#ddd;padding:8px 0}.post img{max-width:%dpx}.noimg{width:%dpx;height:60px;background:#eee;'
+                'color:#666;display:flex;align-items:center;justify-content:center}.body{flex:1}mark sub{font-size:'
+                '60%%;color:#444}.small{font-size:85%%;color:#333}.gold{color:#555}.rel{font-weight:bold}.path{'
+                'font-size:70%%;color:#999}table{border-collapse:collapse}td,th{padding:1px 6px;text-align:left}'
+                '</style></head><body>' % (self.thumbnail_width, self.thumbnail_width),
+                f'<h2>{html.escape(title)}</h2><p>{len(results)} posts. {legend}</p>']
+        page += [self.post_html(r) for r in results]
+        page.append('</body></html>')
+        os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+        with open(out_file, 'w', encoding='utf-8') as f:
+            f.write('\n'.join(page))
+        return out_file

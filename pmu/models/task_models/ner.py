@@ -1,3 +1,4 @@
+import inspect
 from typing import List, Optional, Sequence
 
 import torch
@@ -14,7 +15,8 @@ class MultimodalNER(MultimodalTaskModel):
     Args:
         tags: the BIO tag inventory, ``O`` first (see ``pmu.datasets.bio_tags``).
         head: e.g. ``dict(type='CRFTaggingHead')``; ``in_channels`` and
-            ``num_tags`` are filled in.
+            ``num_tags`` are filled in, and ``tags`` for a head that takes
+            them (the CRF then decodes valid BIO paths only).
         Others as :class:`MultimodalTaskModel`.
 
     Modes of ``forward``: ``loss`` → dict of losses; ``predict`` → data samples
@@ -30,6 +32,9 @@ class MultimodalNER(MultimodalTaskModel):
         head = dict(head)
         head.setdefault('in_channels', self.hidden_size)
         head.setdefault('num_tags', len(self.tags))
+        head_cls = MODELS.get(head['type']) if isinstance(head['type'], str) else head['type']
+        if head_cls is not None and 'tags' in inspect.signature(head_cls).parameters:
+            head.setdefault('tags', self.tags)
         self.head = MODELS.build(head)
 
     def word_features(self, inputs, data_samples: List[PMUDataSample]):

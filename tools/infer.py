@@ -1,29 +1,82 @@
-"""Find the entities of a new post: ``python tools/infer.py CONFIG CHECKPOINT --text "..." [--image IMG]``."""
+"""Run a trained MNER or MRE model on new posts; one JSON line per post on stdout.
+
+    python tools/infer.py CONFIG WEIGHTS --text "..." [--image IMG] [--head H --tail T]
+    python tools/infer.py CONFIG WEIGHTS --input posts.jsonl [--batch-size N] [--out-dir DIR]
+
+WEIGHTS is a checkpoint file or a work dir. The task (MNER or MRE) comes from the config;
+the API behind it is ``pmu.apis.PMUInferencer`` (docs/inference.md).
+"""
 import argparse
 import json
+import logging
+import sys
 
 
-def main():
-    p = argparse.ArgumentParser(description='Run a trained MNER model on new posts')
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Run a trained MNER or MRE model on new posts')
     p.add_argument('config')
-    p.add_argument('checkpoint')
-    p.add_argument('--text', action='append', required=True,
-                   help='the post (repeat for several posts)')
-    p.add_argument('--image', action='append', default=None,
-                   help="the post's image (repeat in the order of --text; omit for none)")
+    p.add_argument('weights', help='checkpoint file or work dir')
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('--text', help='one post')
+    src.add_argument('--input', help='a .jsonl file: one {"text", "image", ["head", "tail"]} per line')
+    p.add_argument('--image', help="the --text post's image (omit for none)")
+    p.add_argument('--head', help='MRE, with --text: the head entity as it appears in the text')
+    p.add_argument('--tail', help='MRE, with --text: the tail entity as it appears in the text')
+    p.add_argument('--batch-size', type=int, default=1)
+    p.add_argument('--out-dir', help='also write predictions.jsonl (and pictures) there')
+    p.add_argument('--no-pictures', action='store_true', help='with --out-dir: no PNG/HTML')
     p.add_argument('--device', default='cpu')
-    args = p.parse_args()
-    from pmu.apis import MNERInferencer
-    images = args.image or []
-    if len(images) > len(args.text):
-        p.error('more --image than --text')
-    ner = MNERInferencer(args.config, args.checkpoint, device=args.device)
-    for i, text in enumerate(args.text):
-        result = ner(text, image=images[i] if i < len(images) else None)
-        if not result['has_image']:
-            note = 'no image given' if i >= len(images) else f'image {images[i]} unreadable'
-            result['note'] = f'{note}: ran text-only'
-        print(json.dumps(result, ensure_ascii=False))
+    p.add_argument('--no-strict', action='store_true',
+                   help='load a checkpoint that lacks some tensors of the model (logged)')
+    p.add_argument('--ground', metavar='PRETRAIN_CKPT',
+                   help='MNER: the region of the image each entity refers to, by a PROMU '
+                        'pre-training checkpoint or work dir')
+    args = p.parse_args(argv)
+    if args.input and (args.image or args.head or args.tail):
+        p.error('--image/--head/--tail go with --text; in --input files they are fields of each line')
+    if args.input and not args.input.endswith('.jsonl'):
+        p.error(f'--input {args.input}: expected a .jsonl file (one JSON object per line)')
+    if args.batch_size < 1:
+        p.error('--batch-size must be at least 1')
+    return args
+
+
+def log_to_stderr():
+    """stdout carries the JSON lines only; the log goes to stderr."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance('pmu-infer', log_level='INFO')
+    for handler in logger.handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setStream(sys.stderr)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    log_to_stderr()
+    from pmu.apis import PMUInferencer
+    kwargs = {}
+    if args.ground:
+        from mmengine.config import Config
+        if Config.fromfile(args.config).model.get('type') != 'MultimodalNER':
+            sys.exit(f'--ground grounds the entities MNER finds; {args.config} is not an MNER config')
+        try:
+            from pmu.apis.grounding import EntityGrounder
+        except ImportError as e:
+            sys.exit(f'--ground needs pmu.apis.grounding.EntityGrounder, which cannot be imported: {e}')
+        kwargs['grounder'] = EntityGrounder(args.ground, device=args.device)
+    infer = PMUInferencer(args.config, args.weights, device=args.device,
+                          strict=not args.no_strict, **kwargs)
+    if args.text is not None:
+        item = dict(text=args.text, image=args.image)
+        if args.head is not None or args.tail is not None:
+            item.update(head=args.head, tail=args.tail)
+        inputs = [item]
+    else:
+        inputs = args.input
+    results = infer(inputs, batch_size=args.batch_size, out_dir=args.out_dir,
+                    pictures=not args.no_pictures)
+    for r in results:
+        print(json.dumps(r, ensure_ascii=False))
 
 
 if __name__ == '__main__':

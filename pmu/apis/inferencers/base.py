@@ -1,0 +1,281 @@
+"""What the MNER and MRE inferencers share: the model from a config and weights, inputs, outputs."""
+import json
+import os
+import os.path as osp
+import sys
+from typing import Any, Iterable, List, Optional, Sequence, Union
+
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.infer import BaseInferencer
+from mmengine.logging import MMLogger
+from mmengine.utils import ProgressBar
+
+from pmu.registry import MODELS
+from pmu.utils.checkpoint import load_mapped_checkpoint, resolve_checkpoint
+from .tokenizer import PostTokenizer, style_of_config
+
+
+class PostInferencer(BaseInferencer):
+    """Config + weights → a model that reads new posts (text and an optional image).
+
+    Args:
+        model: config file or ``Config`` (completed here with
+            :func:`pmu.apis.config.complete_config`).
+        weights: a checkpoint file or a work dir (its last checkpoint,
+            :func:`pmu.utils.checkpoint.resolve_checkpoint`). ``None`` is
+            refused unless ``random_weights=True``: an untrained model's
+            predictions mean nothing.
+        device: e.g. ``'cpu'``, ``'cuda:0'``.
+        strict: the checkpoint must hold exactly the model's tensors. With
+            ``False``, what is missing or left over is logged and the rest loads.
+        random_weights: run without weights (tests, throughput); results say so.
+        tokenizer_style: how new posts are split into words; by default the
+            style of the config's training data (:mod:`.tokenizer`).
+        show_progress: a progress bar (on stderr) when a call has several batches.
+    """
+    task = ''
+
+    def __init__(self,
+                 model: Union[str, Config],
+                 weights: Optional[str] = None,
+                 device: str = 'cpu',
+                 strict: bool = True,
+                 random_weights: bool = False,
+                 tokenizer_style: Optional[str] = None,
+                 show_progress: bool = True):
+        if weights is None and not random_weights:
+            raise ValueError('no weights given: pass a checkpoint file or work dir, or '
+                             'random_weights=True to run an untrained model (its predictions are '
+                             'meaningless)')
+        self.strict = strict
+        self.random_weights = weights is None
+        from pmu.utils import register_all_modules
+        register_all_modules()
+        if isinstance(model, str) and not osp.isfile(model):
+            raise FileNotFoundError(f'config {model} not found')
+        super().__init__(model=model, weights=weights, device=device, show_progress=show_progress)
+        style = tokenizer_style or style_of_config(self.cfg) or 'twitter2017'
+        self.post_tokenizer = PostTokenizer(style)
+
+    @property
+    def logger(self) -> MMLogger:
+        return MMLogger.get_current_instance()
+
+    # -- construction (called by BaseInferencer.__init__) --------------------------------------
+    def _init_model(self, cfg: Config, weights: Optional[str], device: str = 'cpu'):
+        from pmu.apis.config import complete_config
+        complete_config(cfg)
+        model_type = cfg.model.get('type')
+        if model_type != self.model_type:
+            raise ValueError(f'{type(self).__name__} runs {self.model_type} configs; this config\'s '
+                             f'model.type is {model_type!r} (pmu.apis.PMUInferencer picks the task)')
+        # weights replace everything, a pre-training initialisation included
+        cfg.model.pop('pretrained', None)
+        model = MODELS.build(cfg.model)
+        if weights is None:
+            model.init_weights()
+            self.logger.warning(f'{type(self).__name__}: no weights, the model is untrained '
+                                '(random_weights=True): predictions are meaningless')
+            self.weights = None
+        else:
+            self.weights = resolve_checkpoint(weights)
+            result = load_mapped_checkpoint(model, self.weights, strict=self.strict, logger=self.logger)
+            if not self.strict and (result.missing_keys or result.unexpected_keys):
+                self.logger.warning(
+                    f'{self.weights} loaded with strict=False: {len(result.missing_keys)} tensors '
+                    f'missing (left as built), {len(result.unexpected_keys)} unexpected (ignored)')
+        model.cfg = cfg
+        return model.to(device).eval()
+
+    def _init_pipeline(self, cfg: Config):
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        self.max_length = next((t['max_length'] for t in pipeline if t['type'] == 'TokenizeWords'),
+                               cfg.get('max_length', 128))
+        self.uses_images = any(t['type'] == 'LoadImage' for t in pipeline)
+        return Compose(pipeline)
+
+    def _init_collate(self, cfg: Config):
+        # pmu's loaders collate with pseudo_collate and let the model's data preprocessor pad
+        return pseudo_collate
+
+    def _init_visualizer(self, cfg):
+        return None
+
+    # -- inputs -------------------------------------------------------------------------------
+    def _inputs_to_list(self, inputs) -> List[dict]:
+        """A string, a dict, a list of those, or a JSONL file → checked dicts."""
+        if is_jsonl_path(inputs):
+            return [self._check_input(item, f'{inputs}:{line}')
+                    for line, item in read_jsonl(inputs)]
+        if isinstance(inputs, (str, dict)):
+            inputs = [inputs]
+        if not isinstance(inputs, (list, tuple)):
+            raise TypeError(f'inputs must be a string, a dict, a list of those or a .jsonl file, '
+                            f'got {type(inputs).__name__}')
+        return [self._check_input(item, f'inputs[{i}]') for i, item in enumerate(inputs)]
+
+    def _check_input(self, item: Any, where: str) -> dict:
+        if isinstance(item, str):
+            item = dict(text=item)
+        if not isinstance(item, dict):
+            raise ValueError(f'{where}: expected a string or a dict with "text", got '
+                             f'{type(item).__name__}')
+        text = item.get('text')
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f'{where}: "text" must be a non-empty string, got {text!r}')
+        image = item.get('image')
+        if image is not None and not isinstance(image, str):
+            raise ValueError(f'{where}: "image" must be a path or null, got {image!r}')
+        return dict(item, where=where)
+
+    # -- the call -----------------------------------------------------------------------------
+    def __call__(self,
+                 inputs,
+                 batch_size: int = 1,
+                 out_dir: Optional[str] = None,
+                 show_progress: Optional[bool] = None,
+                 pictures: bool = True) -> Union[dict, List[dict]]:
+        """Predict; one JSON-ready dict per post (a list, or one dict for one string/dict input).
+
+        Args:
+            inputs: a string, a dict (``text``, ``image``, and for MRE ``head``
+                and ``tail``), a list of those, or a ``.jsonl`` file of dicts.
+            batch_size: samples per forward pass.
+            out_dir: also write ``predictions.jsonl`` there (one line per
+                input) and, when ``pictures`` and ``pmu.visualization`` has a
+                ``PostVisualizer``, ``vis/<i>.png`` and ``predictions.html``.
+            show_progress: a progress bar on stderr; default: the constructor's.
+        """
+        single = isinstance(inputs, dict) or (isinstance(inputs, str) and not is_jsonl_path(inputs))
+        items = self._inputs_to_list(inputs)
+        prepared = [self.prepare(item) for item in items]
+        samples = [(i, s) for i, p in enumerate(prepared) for s in p['samples']]
+        outputs = [[] for _ in prepared]
+        batches = [samples[k:k + batch_size] for k in range(0, len(samples), batch_size)]
+        progress = self.show_progress if show_progress is None else show_progress
+        bar = ProgressBar(len(batches), file=sys.stderr) if progress and len(batches) > 1 else None
+        with torch.no_grad():
+            for batch in batches:
+                data = self.collate_fn([self.pipeline(dict(s)) for _, s in batch])
+                for (i, _), out in zip(batch, self.forward(data)):
+                    outputs[i].append(out)
+                if bar is not None:
+                    bar.update()
+        if bar is not None:
+            sys.stderr.write('\n')
+        results = self.postprocess_all(prepared, outputs)
+        for r in results:
+            if self.random_weights:
+                r['weights'] = 'random (untrained model: predictions are meaningless)'
+        if out_dir:
+            self.dump(results, out_dir, pictures)
+        return results[0] if single else results
+
+    # subclasses: one post → {'samples': [pipeline inputs], ...}; model outputs → result
+    def prepare(self, item: dict) -> dict:
+        raise NotImplementedError
+
+    def postprocess_one(self, prepared: dict, outputs: List[Any]) -> dict:
+        raise NotImplementedError
+
+    def postprocess_all(self, prepared: List[dict], outputs: List[List[Any]]) -> List[dict]:
+        return [self.postprocess_one(p, o) for p, o in zip(prepared, outputs)]
+
+    def preprocess(self, inputs, batch_size: int = 1, **kwargs):
+        """Pipeline + collate, in batches (``__call__`` batches over windows instead)."""
+        chunks = self._get_chunk_data(map(self.pipeline, inputs), batch_size)
+        yield from map(self.collate_fn, chunks)
+
+    def visualize(self, inputs, preds, **kwargs):
+        return None
+
+    def postprocess(self, preds, visualization, return_datasample=False, **kwargs):
+        return preds
+
+    # -- outputs ------------------------------------------------------------------------------
+    def dump(self, results: List[dict], out_dir: str, pictures: bool = True) -> None:
+        """``predictions.jsonl``, and pictures when ``pmu.visualization`` provides them."""
+        os.makedirs(out_dir, exist_ok=True)
+        with open(osp.join(out_dir, 'predictions.jsonl'), 'w', encoding='utf-8') as f:
+            for r in results:
+                f.write(json.dumps(r, ensure_ascii=False) + '\n')
+        if not pictures:
+            return
+        try:
+            from pmu.visualization import PostVisualizer
+        except ImportError:
+            self.logger.warning('pmu.visualization has no PostVisualizer: no pictures written '
+                                f'(predictions in {out_dir}/predictions.jsonl)')
+            return
+        vis = PostVisualizer()
+        os.makedirs(osp.join(out_dir, 'vis'), exist_ok=True)
+        for i, r in enumerate(results):
+            vis.draw_post(r, osp.join(out_dir, 'vis', f'{i}.png'))
+        vis.write_html(results, osp.join(out_dir, 'predictions.html'))
+
+    def image_note(self, image: Optional[str], has_image: bool) -> Optional[str]:
+        """Why a post ran text-only, if it did."""
+        if has_image:
+            return None
+        if not self.uses_images:
+            return ('the model is text-only: image not used' if image
+                    else None)
+        if image is None:
+            return 'no image given: ran text-only'
+        return f'image {image} missing or unreadable: ran text-only'
+
+
+def is_jsonl_path(inputs) -> bool:
+    """A string naming a ``.jsonl`` file rather than being a post's text."""
+    return (isinstance(inputs, str) and inputs.endswith('.jsonl')
+            and not any(c.isspace() for c in inputs))
+
+
+def read_jsonl(path: str) -> Iterable:
+    """``(line number, dict)`` per non-blank line; a bad line raises naming ``path:line``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'input file {path} not found')
+    with open(path, encoding='utf-8') as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{path}:{line_no}: not valid JSON ({e.msg})') from None
+            if not isinstance(item, dict):
+                raise ValueError(f'{path}:{line_no}: expected a JSON object with "text", got '
+                                 f'{type(item).__name__}')
+            yield line_no, item
+
+
+def word_span(offsets: Sequence, start: int, end: int, where: str, what: str):
+    """The words ``[ws, we)`` that characters ``[start, end)`` touch."""
+    touched = [k for k, (_, s, e) in enumerate(offsets) if s < end and e > start]
+    if not touched:
+        raise ValueError(f'{where}: {what} span [{start}, {end}) covers no word of the text')
+    return touched[0], touched[-1] + 1
+
+
+def char_span(text: str, spec, where: str, what: str):
+    """``spec``: an entity string (its first occurrence), ``{'start', 'end'}`` or ``[start, end]``."""
+    if isinstance(spec, str):
+        start = text.find(spec)
+        if not spec.strip() or start < 0:
+            raise ValueError(f'{where}: {what} {spec!r} does not occur in the text')
+        return start, start + len(spec)
+    if isinstance(spec, dict) and {'start', 'end'} <= set(spec):
+        start, end = spec['start'], spec['end']
+    elif isinstance(spec, (list, tuple)) and len(spec) == 2:
+        start, end = spec
+    else:
+        raise ValueError(f'{where}: {what} must be an entity string, {{"start", "end"}} or '
+                         f'[start, end], got {spec!r}')
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+        raise ValueError(f'{where}: {what} span [{start}, {end}) is not inside the text '
+                         f'({len(text)} characters)')
+    return start, end
+
+

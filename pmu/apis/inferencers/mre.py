@@ -1,0 +1,76 @@
+"""The relation between two entities of a new post with a trained ``MultimodalRE`` model."""
+from typing import List
+
+from .base import PostInferencer, char_span, word_span
+
+
+class MREInferencer(PostInferencer):
+    """Relation between a head and a tail entity of a post, from a ``MultimodalRE`` config and weights.
+
+    An input is ``{'text', 'image', 'head', 'tail'}``; ``head`` and ``tail``
+    are an entity string (its first occurrence in the text) or a character
+    span ``{'start': s, 'end': e}`` / ``[s, e]``. The entity covers every
+    word the span touches.
+
+    >>> re_ = MREInferencer('configs/mre/promu_minilm-effnet_mnre.py', 'work_dirs/...')
+    >>> re_({'text': 'RT @WLWT: Bill Cosby's star on Hollywood Walk of Fame vandalized',
+    ...      'head': 'Bill Cosby', 'tail': 'Hollywood Walk of Fame', 'image': None})
+    {'relation': '/per/misc/present_in', 'score': 0.91, 'scores': {...}, 'head': {...}, ...}
+
+    ``score`` is the probability of ``relation``, ``scores`` those of every
+    relation of the model. A post longer than ``max_length`` sub-words is cut
+    to a window around the two entities (as in training); the result then
+    says how many words were left out (``cropped_words``).
+    """
+    model_type = 'MultimodalRE'
+    task = 'mre'
+
+    def _check_input(self, item, where: str) -> dict:
+        item = super()._check_input(item, where)
+        for key in ('head', 'tail'):
+            if key not in item:
+                raise ValueError(f'{where}: an MRE input needs "head" and "tail" (entity string, '
+                                 '{"start", "end"} or [start, end])')
+        return item
+
+    def prepare(self, item: dict) -> dict:
+        text, image, where = item['text'], item.get('image'), item['where']
+        offsets = self.post_tokenizer(text)
+        words = [w for w, _, _ in offsets]
+        spans = {}
+        for key in ('head', 'tail'):
+            start, end = char_span(text, item[key], where, key)
+            spans[key] = dict(chars=(start, end), words=word_span(offsets, start, end, where, key))
+        sample = dict(words=words, tokens=list(words), head=spans['head']['words'],
+                      tail=spans['tail']['words'], img_path=image,
+                      has_image=image is not None and self.uses_images, sample_idx=0)
+        return dict(item=item, offsets=offsets, spans=spans, samples=[sample])
+
+    def forward(self, data: dict, **kwargs) -> List[dict]:
+        return [dict(relation=s.pred_relation, scores=s.pred_scores.tolist(),
+                     has_image=bool(s.has_image), cropped=int(s.get('num_cropped_words', 0)))
+                for s in self.model.test_step(data)]
+
+    def postprocess_one(self, prepared: dict, outputs: List[dict]) -> dict:
+        item, offsets = prepared['item'], prepared['offsets']
+        text, image = item['text'], item.get('image')
+        out = outputs[0]
+        ents = {}
+        for key, span in prepared['spans'].items():
+            ws, we = span['words']
+            start, end = offsets[ws][1], offsets[we - 1][2]
+            ents[key] = dict(text=text[start:end], start=start, end=end, word_start=ws, word_end=we)
+        scores = {r: round(p, 4) for r, p in zip(self.model.relations, out['scores'])}
+        result = dict(text=text, image=image, has_image=out['has_image'], head=ents['head'],
+                      tail=ents['tail'], relation=out['relation'], score=scores[out['relation']],
+                      scores=scores)
+        if 'id' in item:
+            result = dict(id=item['id'], **result)
+        if out['cropped']:
+            result['cropped_words'] = out['cropped']
+            self.logger.info(f'{item["where"]}: post longer than max_length={self.max_length}: '
+                             f'{out["cropped"]} words outside the window around the entities')
+        note = self.image_note(image, out['has_image'])
+        if note:
+            result['note'] = note
+        return result

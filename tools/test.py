@@ -1,4 +1,10 @@
-"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--out FILE]``."""
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--out FILE] [--non-strict]``.
+
+The checkpoint must match the config's model key for key and shape (a
+checkpoint of another model, e.g. MRE given to MNER, stops with an error
+naming the missing and unexpected key groups); ``--non-strict`` loads what
+matches and logs what does not.
+"""
 import argparse
 import json
 import os
@@ -12,6 +18,9 @@ def parse_args():
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where the evaluation log goes')
+    parser.add_argument(
+        '--non-strict', action='store_true',
+        help='load a checkpoint that does not match the model (the log names what was missing)')
     parser.add_argument(
         '--out', help='write predictions: CoNLL (word, gold, predicted) for NER, '
         'one JSON line per instance for RE')
@@ -30,9 +39,16 @@ def main():
     import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints)
     from pmu.apis.config import load_tool_config, prepare_test_config
 
+    from mmengine.model import is_model_wrapper
+    from pmu.utils.checkpoint import load_mapped_checkpoint
+
     cfg = load_tool_config(args)
     prepare_test_config(cfg, checkpoint=args.checkpoint, out=args.out)
-    metrics = Runner.from_cfg(cfg).test()
+    cfg.load_from = None  # loaded below, strictly unless --non-strict
+    runner = Runner.from_cfg(cfg)
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    load_mapped_checkpoint(model, args.checkpoint, strict=not args.non_strict, logger=runner.logger)
+    metrics = runner.test()
     print(json.dumps({k: float(v) if hasattr(v, 'item') else v for k, v in metrics.items()}))
 
 

@@ -7,8 +7,14 @@ default_hooks = dict(
     # save_best='auto' keeps the checkpoint with the best first validation metric (F1)
     checkpoint=dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='auto', rule='greater'),
-    sampler_seed=dict(type='DistSamplerSeedHook'))
-custom_hooks = [dict(type='CurvePlotHook', interval=10)]
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # progress lines during validation and testing; a log line for a dataset cut by `indices`
+    eval_progress=dict(type='EvalProgressHook'),
+    data_subset=dict(type='DataSubsetHook'))
+# stop at a non-finite loss (no NaN checkpoint); random generator states in every checkpoint (exact --resume)
+default_hooks.update(finite_loss=dict(type='FiniteLossHook'), rng_state=dict(type='RNGStateHook'))
+# <work_dir>/curves.png, redrawn after each validation and at the end
+custom_hooks = [dict(type='CurvePlotHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -1,4 +1,5 @@
 """Loading a config the way the tools run it, and the few adjustments they make."""
+import difflib
 import inspect
 import os.path as osp
 from typing import Iterator, List, Optional, Tuple
@@ -13,11 +14,162 @@ TOKENIZING_STEPS = ('TokenizeWords', 'InsertEntityMarkers')
 
 
 def load_complete_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """``Config.fromfile`` + ``cfg_options`` + :func:`complete_config`: ready for ``Runner.from_cfg``."""
+    """``Config.fromfile`` + ``cfg_options`` (checked by :func:`check_cfg_options`) +
+    :func:`complete_config`: ready for ``Runner.from_cfg``."""
     cfg = Config.fromfile(path)
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     return complete_config(cfg)
+
+
+class ConfigKeyError(KeyError):
+    """An override (``--cfg-options``) naming a key that nothing would read."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+# Sections whose new keys must be arguments of the component they build (the type, or the type
+# MMEngine builds when the section gives none), and the keys MMEngine or pmu read themselves.
+_CHECKED_SECTIONS = {
+    'train_cfg': ('LOOPS', None, ('type', 'by_epoch')),
+    'val_cfg': ('LOOPS', 'ValLoop', ('type', )),
+    'test_cfg': ('LOOPS', 'TestLoop', ('type', )),
+    'optim_wrapper': ('OPTIM_WRAPPERS', 'OptimWrapper', ('type', 'optimizer', 'constructor', 'paramwise_cfg')),
+    'optim_wrapper.optimizer': ('OPTIMIZERS', None, ('type', )),
+    'param_scheduler.*': ('PARAM_SCHEDULERS', None, ('type', 'by_epoch', 'begin', 'end', 'span',
+                                                     'convert_to_iter_based')),
+    'default_hooks.*': ('HOOKS', None, ('type', 'priority')),
+}
+_PARAMWISE_KEYS = ('custom_keys', 'bias_lr_mult', 'bias_decay_mult', 'norm_decay_mult', 'dwconv_decay_mult',
+                   'flat_decay_mult', 'bypass_duplicate', 'dcn_offset_lr_mult')
+
+
+def _takes(cls, key: str) -> Optional[bool]:
+    """Whether ``cls.__init__`` takes ``key`` (following ``**kwargs`` to its bases); None: cannot tell."""
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        if klass is object:
+            return None
+        try:
+            params = inspect.signature(init).parameters
+        except (TypeError, ValueError):
+            return None
+        if key in params:
+            return True
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return False
+    return None
+
+
+def _init_keys(cls) -> List[str]:
+    keys = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None or klass is object:
+            continue
+        params = inspect.signature(init).parameters
+        keys += [k for k, p in params.items() if k != 'self' and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            break
+    return keys
+
+
+def _section_class(section: str, owner: dict):
+    import pmu.registry as registries
+    registry_name, default, _ = _CHECKED_SECTIONS[section]
+    type_ = owner.get('type', default)
+    if section == 'train_cfg' and type_ is None:
+        type_ = 'EpochBasedTrainLoop' if owner.get('by_epoch', True) else 'IterBasedTrainLoop'
+    if not isinstance(type_, str):
+        return type_ if inspect.isclass(type_) else None
+    try:
+        return getattr(registries, registry_name).get(type_)
+    except Exception:  # a type registered by custom_imports: not checked here
+        return None
+
+
+def check_cfg_options(cfg: Config, options: dict) -> None:
+    """Refuse overrides that nothing would read, before they are merged into ``cfg``.
+
+    The rule (``--cfg-options`` of every tool):
+
+    - the first component of a key must be a key of the config, or an
+      argument of MMEngine's ``Runner`` (``work_dir``, ``load_from``, ...);
+      otherwise ``ConfigKeyError`` names it and the closest keys (a misspelt
+      ``train_cfgs.max_epochs=1`` would train the config's own epochs);
+    - under ``train_cfg``, ``val_cfg``, ``test_cfg``, ``optim_wrapper`` (its
+      ``optimizer`` and ``paramwise_cfg`` too), each ``param_scheduler``
+      entry and each ``default_hooks`` entry, a key the config does not
+      have yet must be an argument of the component's type (or a key
+      MMEngine or pmu read there, such as ``by_epoch`` or ``span``); a new
+      ``default_hooks`` entry (a hook of its own) is allowed;
+    - a list index must exist (``param_scheduler.5`` of a two-entry list);
+    - elsewhere (``model.*``, the dataloaders) new keys are allowed: the
+      component's constructor refuses an argument it does not take when the
+      run builds it, naming the key.
+
+    ``paramwise_cfg.custom_keys`` that match no parameter are refused when
+    the optimizer is built (pmu's default constructor checks them, :class:`pmu.engine.CheckedOptimWrapperConstructor`).
+    """
+    from mmengine.runner import Runner
+    runner_keys = set(inspect.signature(Runner.__init__).parameters) - {'self'}
+    for full_key in options:
+        parts = full_key.split('.')
+        if parts[0] not in cfg and parts[0] not in runner_keys:
+            close = difflib.get_close_matches(parts[0], sorted(set(cfg.keys()) | runner_keys), n=3)
+            raise ConfigKeyError(f"--cfg-options {full_key}: the config has no key '{parts[0]}'"
+                                 + (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else
+                                    f'; its keys are {sorted(cfg.keys())}'))
+        node, path = cfg, []
+        for i, part in enumerate(parts[:-1] if len(parts) > 1 else []):
+            node = node.get(part) if isinstance(node, (dict, Config)) else node[int(part)]
+            path.append(part)
+            nxt = parts[i + 1]
+            if isinstance(node, (list, tuple)):
+                if not nxt.isdigit() or int(nxt) >= len(node):
+                    raise ConfigKeyError(f'--cfg-options {full_key}: {".".join(path)} is a list of {len(node)} '
+                                         f'entries, it has no entry {nxt!r}')
+                continue
+            if not isinstance(node, dict):
+                raise ConfigKeyError(f'--cfg-options {full_key}: {".".join(path)} is {node!r}, not a dict')
+            if nxt in node:
+                continue
+            _check_new_key(full_key, path, node, nxt)
+            break
+
+
+def _check_new_key(full_key: str, path: List[str], owner: dict, key: str) -> None:
+    where = '.'.join(path)
+    section = where
+    if len(path) == 2 and path[0] in ('param_scheduler', 'default_hooks'):
+        section = f'{path[0]}.*'
+    if where == 'optim_wrapper.paramwise_cfg':
+        known = list(_PARAMWISE_KEYS)
+        if key in known:
+            return
+        what = 'paramwise_cfg (DefaultOptimWrapperConstructor)'
+    elif where == 'default_hooks':
+        return  # a hook of its own
+    elif section in _CHECKED_SECTIONS:
+        cls = _section_class(section, owner)
+        if cls is None:
+            return
+        extra = _CHECKED_SECTIONS[section][2]
+        if key in extra or _takes(cls, key) is not False:
+            return
+        known = list(extra) + _init_keys(cls)
+        what = f'{where} ({cls.__name__})'
+    else:
+        return
+    known = sorted(set(known) - {'runner', 'dataloader', 'params', 'optimizer'} | set(owner))
+    close = difflib.get_close_matches(key, known, n=3)
+    raise ConfigKeyError(f"--cfg-options {full_key}: {what} takes no '{key}'"
+                         + (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else '')
+                         + f' (known: {", ".join(known)})')
 
 
 def load_tool_config(args) -> Config:
@@ -292,9 +444,17 @@ def prepare_train_config(cfg: Config, amp: bool = False, resume=None) -> Config:
     if amp:
         cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
     if resume == 'auto':
+        work_dir = cfg.get('work_dir')
+        if work_dir and not osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+            raise FileNotFoundError(
+                f'--resume: nothing to resume in {work_dir} (no last_checkpoint there, the file MMEngine writes '
+                'with each checkpoint): train without --resume, give --work-dir of the interrupted run, or '
+                'name its checkpoint (--resume PATH)')
         cfg.resume = True
         cfg.load_from = None
     elif resume:
+        if not osp.isfile(resume):
+            raise FileNotFoundError(f'--resume {resume}: no such checkpoint file')
         cfg.resume = True
         cfg.load_from = resume
     return cfg

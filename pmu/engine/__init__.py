@@ -1,10 +1,15 @@
-from pmu.utils.checkpoint import load_checkpoint_file, load_mapped_checkpoint, register_safe_globals
+from pmu.utils.checkpoint import (CheckpointError, UnsafeCheckpointError, load_checkpoint_file, load_mapped_checkpoint,
+                                  register_safe_globals)
 from .hooks import *  # noqa: F401,F403
 from .optim_wrapper import AutocastOptimWrapper
+from .optim_wrapper_constructor import CheckedOptimWrapperConstructor
+from .resume import ResumableEpochBasedTrainLoop, get_rng_state, set_rng_state
 from .schedulers import SpanLinearLR
 
 __all__ = [
-    'AutocastOptimWrapper', 'SpanLinearLR', 'load_checkpoint_file', 'load_mapped_checkpoint', 'register_safe_globals'
+    'AutocastOptimWrapper', 'CheckedOptimWrapperConstructor', 'CheckpointError', 'ResumableEpochBasedTrainLoop',
+    'SpanLinearLR', 'UnsafeCheckpointError', 'get_rng_state', 'load_checkpoint_file', 'load_mapped_checkpoint',
+    'register_safe_globals', 'set_rng_state'
 ]
 
 # Resuming goes through MMEngine's torch.load(weights_only=True); allow-list

@@ -15,6 +15,7 @@ state it saves.
 """
 import glob
 import os.path as osp
+import pickle
 import re
 from collections import OrderedDict
 from typing import Dict, Optional
@@ -46,19 +47,56 @@ def _history_buffer_state(self) -> dict:
     return state
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read: missing, truncated, not a torch checkpoint."""
+
+
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
+    """A checkpoint holding a pickled object that safe loading does not allow (it is not run)."""
+
+
 def register_safe_globals() -> None:
-    """Make MMEngine's checkpoints loadable with ``torch.load(weights_only=True)``."""
+    """Make MMEngine's checkpoints loadable with ``torch.load(weights_only=True)``.
+
+    Also routes MMEngine's loading of local files (``load_from``, ``--resume``)
+    through :func:`load_checkpoint_file`, so its errors name the file.
+    """
     from mmengine.logging.history_buffer import HistoryBuffer
+    from mmengine.runner.checkpoint import CheckpointLoader
     HistoryBuffer.__getstate__ = _history_buffer_state
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is not None:  # torch >= 2.4
         add(mmengine_safe_globals())
+    if CheckpointLoader._schemes.get('') is not _load_local:
+        CheckpointLoader.register_scheme(prefixes='', loader=_load_local, force=True)
+
+
+def _load_local(filename, map_location):
+    return load_checkpoint_file(osp.expanduser(filename), map_location=map_location)
 
 
 def load_checkpoint_file(path: str, map_location='cpu') -> dict:
-    """``torch.load`` with safe loading on, for pmu/MMEngine checkpoints."""
+    """``torch.load`` with safe loading on, for pmu/MMEngine checkpoints.
+
+    Raises :class:`CheckpointError` naming ``path`` when the file is missing
+    or cannot be read (truncated, not a checkpoint), and
+    :class:`UnsafeCheckpointError` when it pickles anything but tensors and
+    the allow-listed types (nothing in it is executed).
+    """
     register_safe_globals()
-    return torch.load(path, map_location=map_location, weights_only=True)
+    if not osp.isfile(path):
+        raise CheckpointError(f'checkpoint file {path} not found')
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()
+        raise UnsafeCheckpointError(
+            f'checkpoint {path} was refused by safe loading (torch.load weights_only=True): it holds a '
+            f'pickled object other than tensors and the types of MMEngine checkpoints; nothing in it was '
+            f'run. {first[0] if first else ""}') from e
+    except (RuntimeError, EOFError, ValueError, OSError) as e:
+        raise CheckpointError(f'cannot read checkpoint {path} ({osp.getsize(path)} bytes): truncated or not a '
+                              f'torch checkpoint: {type(e).__name__}: {e}') from e
 
 
 def resolve_checkpoint(path: str) -> str:
@@ -140,15 +178,22 @@ def load_mapped_checkpoint(model: torch.nn.Module,
         f'missing in checkpoint: {len(result.missing_keys)}, unexpected: '
         f'{len(result.unexpected_keys)}, shape mismatch (skipped): {len(shape_mismatch)}, '
         f'partly loaded: {len(partial)}')
-    for name, keys in (('missing', result.missing_keys), ('unexpected', result.unexpected_keys),
-                       ('shape mismatch', shape_mismatch)):
-        if keys:
-            logger.info(f'  {name}: {_summarise(keys)}')
+    groups = [(name, keys) for name, keys in (
+        ('missing in checkpoint', result.missing_keys), ('unexpected', result.unexpected_keys),
+        ('shape mismatch', shape_mismatch), ('partly loaded', [p[0] for p in partial])) if keys]
+    # A full-model load (no key map) that does not match is worth a warning.
+    report = logger.info if key_map or strict else getattr(logger, 'warning', logger.info)
+    for name, keys in groups:
+        if name == 'partly loaded':
+            continue
+        report(f'  {name}: {_summarise(keys)}')
     for k, loaded, kept, dropped in partial:
-        logger.info(f'  {k}: {loaded} rows loaded, {kept} new rows kept'
-                    + (f', {dropped} rows of the checkpoint left out' if dropped else ''))
-    if strict and (result.missing_keys or result.unexpected_keys or shape_mismatch or partial):
-        raise RuntimeError(f'{checkpoint} does not match the model (strict=True); see log')
+        report(f'  {k}: {loaded} rows loaded, {kept} new rows kept'
+               + (f', {dropped} rows of the checkpoint left out' if dropped else ''))
+    if strict and groups:
+        detail = '; '.join(f'{name} ({len(keys)}): {_summarise(keys)}' for name, keys in groups)
+        raise RuntimeError(f'{checkpoint} does not match the model {type(model).__name__} (strict=True): '
+                           f'{detail}. Is it a checkpoint of another model or config?')
     return result
 
 

@@ -1,4 +1,9 @@
 from .curves import CurvePlotHook
+from .finite_loss import FiniteLossHook, NonFiniteLossError
+from .progress import EvalProgressHook
+from .rng_state import RNGStateHook
 from .soft_labels import SoftLabelHook
+from .subset import DataSubsetHook
 
-__all__ = ['CurvePlotHook', 'SoftLabelHook']
+__all__ = ['CurvePlotHook', 'DataSubsetHook', 'EvalProgressHook', 'FiniteLossHook', 'NonFiniteLossError',
+           'RNGStateHook', 'SoftLabelHook']

@@ -16,6 +16,10 @@ def parse_args():
         help='resume from the latest checkpoint in the work dir, or from the given one')
     parser.add_argument('--amp', action='store_true', help='mixed precision (bf16 on CPU)')
     parser.add_argument(
+        '--tensorboard', action='store_true',
+        help="also log to TensorBoard (<work_dir>/<timestamp>/vis_data/events.*); "
+        "needs pip install -e '.[tensorboard]'")
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config keys, e.g. train_cfg.max_epochs=3 model.head.dropout=0.2')
     parser.add_argument(
@@ -31,9 +35,11 @@ def main():
     args = parse_args()
     import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints on resume)
     from pmu.apis.config import load_tool_config, prepare_train_config
+    from pmu.utils.setup_env import setup_monitoring
 
     cfg = load_tool_config(args)
     prepare_train_config(cfg, amp=args.amp, resume=args.resume)
+    setup_monitoring(cfg, tensorboard=args.tensorboard)
     Runner.from_cfg(cfg).train()
 
 

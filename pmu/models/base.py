@@ -1,7 +1,10 @@
 """The contract of every pmu model: MMEngine's ``BaseModel`` with three modes."""
 from abc import ABCMeta, abstractmethod
+from collections import Counter
 from typing import List, Optional
 
+from mmengine.dist import master_only
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 
 
@@ -14,6 +17,18 @@ class ThreeModeModel(BaseModel, metaclass=ABCMeta):
     abstract methods; predictions go into the samples through
     :meth:`add_pred_to_datasample` only, so every task fills its fields one way.
     """
+
+    @master_only
+    def _dump_init_info(self):
+        """How the parameters were initialised, one line per top-level module and kind of
+        initialisation (MMEngine writes three lines per parameter)."""
+        groups = Counter()
+        for name, param in self.named_parameters():
+            info = getattr(self, '_params_init_info', {}).get(param, {}).get('init_info', 'unknown')
+            groups[(name.split('.')[0], ' '.join(str(info).split())[:120])] += 1
+        logger = MMLogger.get_current_instance()
+        for (module, info), n in groups.items():
+            logger.info(f'init: {module}.* ({n} params): {info}')
 
     def forward(self, inputs: dict, data_samples=None, mode: str = 'tensor'):
         if mode == 'loss':

@@ -17,12 +17,12 @@ from mmengine.config import Config
 from mmengine.dist import barrier, get_rank, is_main_process
 from mmengine.logging import MMLogger
 from PIL import Image
-from tqdm import tqdm
 
 from pmu.models.pretrainers.alignment import soft_pseudo_labels
-from pmu.registry import MODELS
+from pmu.registry import MODELS, PROMPTS
 from pmu.utils.checkpoint import load_checkpoint_file, resolve_checkpoint
 from pmu.utils.image import load_image
+from pmu.utils.progress import LoopProgress
 from .prompts import encode_vocabulary
 from .vocabulary import read_vocabulary
 
@@ -49,6 +49,28 @@ def teacher_temperature(teacher) -> float:
         raise ValueError("pseudo_labels.tau='teacher' needs a teacher trained with ITC (its itc_loss.temp)")
     lo, hi = loss.temperature_range
     return float(loss.temp.detach().clamp(lo, hi))
+
+
+def _counted(encode, vocabulary, templates, desc: str, batch_size: int = 256):
+    """``encode`` that reports progress over the batches ``encode_vocabulary`` will make.
+
+    Nothing is reported when the features come from the prompt cache (no call).
+    """
+    if isinstance(templates, dict):
+        templates = PROMPTS.build(templates)
+    batches = -(-len(vocabulary) * len(templates.templates) // batch_size)
+    progress = []
+
+    def counted(texts):
+        if not progress:
+            progress.append(LoopProgress(batches, desc))
+        out = encode(texts)
+        progress[0].update()
+        if progress[0].done == batches:
+            progress[0].close()
+        return out
+
+    return counted
 
 
 def _load_views(path: str, boxes: np.ndarray, box_ok: np.ndarray, size: Tuple[int, int]):
@@ -105,8 +127,8 @@ def teacher_similarities(teacher, images: List[dict], entity_features: torch.Ten
         pending.clear()
 
     logger = MMLogger.get_current_instance()
-    for row, im in enumerate(tqdm(images, desc='teacher labels', unit='image', mininterval=5,
-                                  disable=len(images) < 64)):
+    progress = LoopProgress(len(images), 'teacher labels', unit='image')
+    for row, im in enumerate(progress.iterate(images)):
         ok = np.asarray(im['gt_boxes_valid'][:K], bool)
         views, failure = _load_views(im['img_path'], np.asarray(im['gt_boxes'][:K]), ok, tuple(image_size))
         if views is None:
@@ -121,6 +143,7 @@ def teacher_similarities(teacher, images: List[dict], entity_features: torch.Ten
         if len(pending) >= batch_size:
             flush()
     flush()
+    progress.close()
     return coe, box_valid, cir, image_ok
 
 
@@ -244,10 +267,13 @@ class SoftPromptLabeler:
         st = os.stat(checkpoint)
         encoder_id = f'teacher:{osp.abspath(checkpoint)}:{st.st_size}:{st.st_mtime_ns}'
         prompt_dir = osp.join(self.cache_dir, 'prompts')
-        ent = encode_vocabulary(entities, cfg['entity_templates'], teacher.encode_text, encoder_id,
-                                cache_dir=prompt_dir)
-        rel = encode_vocabulary(relations, cfg['relation_templates'], teacher.encode_text, encoder_id,
-                                cache_dir=prompt_dir)
+        ent = encode_vocabulary(entities, cfg['entity_templates'],
+                                _counted(teacher.encode_text, entities, cfg['entity_templates'], 'entity prompts'),
+                                encoder_id, cache_dir=prompt_dir)
+        rel = encode_vocabulary(relations, cfg['relation_templates'],
+                                _counted(teacher.encode_text, relations, cfg['relation_templates'],
+                                         'relation prompts'),
+                                encoder_id, cache_dir=prompt_dir)
         images = dataset.unique_images()
         coe_sim, box_valid, cir_sim, image_ok = teacher_similarities(
             teacher, images, ent, rel, dataset.num_objects, self.image_size, self.batch_size)

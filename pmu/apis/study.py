@@ -484,11 +484,13 @@ class StudyRunner:
 
     def __init__(self, study: Study, workers: int = 1, gpus: Optional[Sequence[str]] = None,
                  python: Optional[str] = None, tools_dir: Optional[str] = None,
-                 printer: Callable[[str], None] = None):
+                 printer: Callable[[str], None] = None, reevaluate: bool = False):
         if workers < 1:
             raise ValueError(f'--workers must be >= 1, got {workers}')
         self.study = study
         self.workers = workers
+        # evaluate finished runs again with the current code (decoding, metrics); training is kept
+        self.reevaluate = reevaluate
         self.gpus = [str(g) for g in gpus] if gpus else []
         python = python or sys.executable
         # a path inside the current directory is recorded relative: shorter commands
@@ -586,6 +588,10 @@ class StudyRunner:
                       log=log_path, env={k: env[k] for k in ('OMP_NUM_THREADS',
                                                             'CUDA_VISIBLE_DEVICES') if k in env})
         t0 = time.time()
+        previous = read_result(run) if self.reevaluate and not run.is_step else None
+        if previous is not None and previous.get('status') == 'ok':
+            # what the run's evaluation gave before this one, kept beside the new figures
+            result['previous'] = {k: previous.get(k) for k in ('metrics', 'finished', 'commands')}
         try:
             self._train(run, env, result)
             if not run.is_step:
@@ -669,7 +675,7 @@ class StudyRunner:
                 return write_summary(self.study)
         todo = []
         for run in runs:
-            if run_state(run) == 'skip':
+            if run_state(run) == 'skip' and not self.reevaluate:
                 result = read_result(run)
                 self.say(f'{self._next_index()} {run.label}: finished before, skipped'
                          f'{_metric_note(result, self.study.metric)}')
@@ -707,7 +713,9 @@ class StudyRunner:
             try:
                 index = self._next_index()
                 gpu = f' on GPU {self.gpus[slot % len(self.gpus)]}' if self.gpus else ''
-                self.say(f'{index} {run.label}: {_verb(run_state(run))}{gpu}')
+                state = run_state(run)
+                verb = 'trained and evaluated before, evaluating again' if state == 'skip' else _verb(state)
+                self.say(f'{index} {run.label}: {verb}{gpu}')
                 result = self.execute(run, slot, workers)
                 with self._lock:
                     write_summary(self.study)

@@ -476,6 +476,16 @@ def test_real_study_on_demo_data_skips_and_reevaluates(tmp_path):
             assert os.stat(p).st_mtime_ns == stamp, p
     assert json.load(open(osp.join(wd, 'dropout', 'seed0', 'result.json')))['status'] == 'ok'
 
+    # --reevaluate: every finished run is evaluated again with today's code, none trained
+    before = json.load(open(osp.join(wd, 'textonly', 'seed0', 'result.json')))
+    r = run_study(path, '--workers', '2', '--reevaluate')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count('trained and evaluated before, evaluating again') == 2
+    assert ': training' not in r.stdout and 'finished before, skipped' not in r.stdout
+    after = json.load(open(osp.join(wd, 'textonly', 'seed0', 'result.json')))
+    assert after['status'] == 'ok' and after['previous']['metrics'] == before['metrics']
+    assert after['previous']['finished'] == before['finished'] != after['finished']
+
 
 @pytest.mark.slow
 def test_real_study_resumes_a_killed_training(tmp_path):

@@ -1,8 +1,8 @@
 # The CPU schedule of the lite MNRE models (docs/mre.md has the figures it gives): the
-# optimiser of adamw_lin-warmup-decay_10e.py at lr 1e-4, 2 epochs, warm-up over the first
+# optimiser of adamw_lin-warmup-decay_mre_10e.py at lr 1e-4, 2 epochs, warm-up over the first
 # 100 iterations while the linear decay to 0 runs over the whole training (its end is
 # left out: complete_config ends it at train_cfg.max_epochs).
-_base_ = './adamw_lin-warmup-decay_10e.py'
+_base_ = './adamw_lin-warmup-decay_mre_10e.py'
 optim_wrapper = dict(optimizer=dict(lr=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),

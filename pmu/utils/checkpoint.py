@@ -99,14 +99,18 @@ def load_checkpoint_file(path: str, map_location='cpu') -> dict:
                               f'torch checkpoint: {type(e).__name__}: {e}') from e
 
 
-def resolve_checkpoint(path: str) -> str:
+def resolve_checkpoint(path: str, prefer_best: bool = False) -> str:
     """A checkpoint file, or a work dir: the checkpoint its ``last_checkpoint``
-    names, else its newest ``epoch_*.pth``."""
+    names, else its newest ``epoch_*.pth``. With ``prefer_best``, a work dir's
+    newest ``best_*.pth`` (the validation's choice) comes first."""
     if not osp.isdir(path):
         if not osp.isfile(path):
             raise FileNotFoundError(f'checkpoint {path} not found: train that model first '
                                     '(docs/pretraining.md) or give its checkpoint file or work dir')
         return path
+    best = glob.glob(osp.join(glob.escape(path), 'best_*.pth')) if prefer_best else []
+    if best:
+        return max(best, key=osp.getmtime)
     marker = osp.join(path, 'last_checkpoint')
     if osp.isfile(marker):
         with open(marker) as f:

@@ -158,6 +158,21 @@ def test_a_work_dir_without_last_checkpoint_gives_its_newest_epoch(tmp_path):
     assert resolve_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_10.pth')
 
 
+def test_prefer_best_takes_the_newest_best_checkpoint_of_a_work_dir(tmp_path):
+    import os
+    for name, mtime in (('epoch_4.pth', 30), ('best_ner_f1_epoch_2.pth', 10), ('best_ner_f1_epoch_3.pth', 20)):
+        torch.save({'state_dict': {}}, tmp_path / name)
+        os.utime(tmp_path / name, (mtime, mtime))
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_4.pth'))
+    assert resolve_checkpoint(str(tmp_path), prefer_best=True) == str(tmp_path / 'best_ner_f1_epoch_3.pth')
+    assert resolve_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_4.pth')
+    # a file is a file, and a work dir without best_*.pth falls back to its last checkpoint
+    assert resolve_checkpoint(str(tmp_path / 'epoch_4.pth'), prefer_best=True) == str(tmp_path / 'epoch_4.pth')
+    for p in tmp_path.glob('best_*.pth'):
+        p.unlink()
+    assert resolve_checkpoint(str(tmp_path), prefer_best=True) == str(tmp_path / 'epoch_4.pth')
+
+
 def test_a_work_dir_without_checkpoints_is_named(tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(FileNotFoundError, match=f'work dir {tmp_path / "empty"} holds no checkpoint'):

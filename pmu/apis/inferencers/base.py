@@ -23,8 +23,8 @@ class PostInferencer(BaseInferencer):
     Args:
         model: config file or ``Config`` (completed here with
             :func:`pmu.apis.config.complete_config`).
-        weights: a checkpoint file or a work dir (its last checkpoint,
-            :func:`pmu.utils.checkpoint.resolve_checkpoint`). ``None`` is
+        weights: a checkpoint file or a work dir (its newest ``best_*.pth``,
+            else its last checkpoint: :func:`pmu.utils.checkpoint.resolve_checkpoint`). ``None`` is
             refused unless ``random_weights=True``: an untrained model's
             predictions mean nothing.
         device: e.g. ``'cpu'``, ``'cuda:0'``.
@@ -80,7 +80,7 @@ class PostInferencer(BaseInferencer):
                                 '(random_weights=True): predictions are meaningless')
             self.weights = None
         else:
-            self.weights = resolve_checkpoint(weights)
+            self.weights = resolve_checkpoint(weights, prefer_best=True)
             result = load_mapped_checkpoint(model, self.weights, strict=self.strict, logger=self.logger)
             if not self.strict and (result.missing_keys or result.unexpected_keys):
                 self.logger.warning(

@@ -43,8 +43,9 @@ from PIL import Image
 
 from pmu.models.pretrainers.alignment import box_grid_weights, grid_shape
 from pmu.pseudo_labels import ImageInput, encode_vocabulary, read_vocabulary
-from pmu.registry import DETECTORS, MODELS, PROMPTS
-from pmu.utils.checkpoint import load_checkpoint_file, resolve_checkpoint
+from pmu.pseudo_labels.soft_labeler import build_with_weights
+from pmu.registry import DETECTORS, PROMPTS
+from pmu.utils.checkpoint import resolve_checkpoint
 from pmu.utils.config_path import get_config_path
 from pmu.utils.image import load_image
 
@@ -88,13 +89,7 @@ def build_detector(detector: Union[None, dict, object]):
 def _student_model(config: str, checkpoint: str):
     from pmu.apis.config import complete_config
     cfg = complete_config(Config.fromfile(config))
-    model_cfg = dict(cfg.model)
-    for key in ('text_encoder', 'visual_encoder'):  # the checkpoint brings the weights
-        if model_cfg[key].get('type') in ('HFTextEncoder', 'HFVisionEncoder'):
-            model_cfg[key] = dict(model_cfg[key], pretrained=False)
-    model = MODELS.build(model_cfg)
-    state = load_checkpoint_file(checkpoint)
-    model.load_state_dict(state.get('state_dict', state), strict=True)
+    model = build_with_weights(cfg.model, checkpoint)
     missing = [name for name in ('coe_head', 'fusion', 'text_proj') if getattr(model, name, None) is None]
     if missing:
         raise ValueError(f'{config}: grounding needs a PROMU student with COE, a fusion and ITC features; '

@@ -27,19 +27,24 @@ from .prompts import encode_vocabulary
 from .vocabulary import read_vocabulary
 
 
+def build_with_weights(model_cfg: dict, checkpoint_file: str):
+    """``MODELS.build(model_cfg)`` with every tensor from ``checkpoint_file`` (all keys must match); the
+    encoders' own pretrained weights are not loaded first, since the checkpoint brings them."""
+    model_cfg = dict(model_cfg)
+    for key in ('text_encoder', 'visual_encoder'):
+        if model_cfg[key].get('type') in ('HFTextEncoder', 'HFVisionEncoder'):
+            model_cfg[key] = dict(model_cfg[key], pretrained=False)
+    model = MODELS.build(model_cfg)
+    state = load_checkpoint_file(checkpoint_file)
+    model.load_state_dict(state.get('state_dict', state), strict=True)
+    return model
+
+
 def build_teacher(config: str, checkpoint: str):
     """The teacher model of ``config`` with the weights of ``checkpoint`` (a file or a work dir; all keys
     must match)."""
     checkpoint = resolve_checkpoint(checkpoint)
-    cfg = Config.fromfile(config)
-    model_cfg = dict(cfg.model)
-    for key in ('text_encoder', 'visual_encoder'):  # the checkpoint brings the weights
-        if model_cfg[key].get('type') in ('HFTextEncoder', 'HFVisionEncoder'):
-            model_cfg[key] = dict(model_cfg[key], pretrained=False)
-    teacher = MODELS.build(model_cfg)
-    state = load_checkpoint_file(checkpoint)
-    teacher.load_state_dict(state.get('state_dict', state), strict=True)
-    return teacher.eval(), checkpoint
+    return build_with_weights(Config.fromfile(config).model, checkpoint).eval(), checkpoint
 
 
 def teacher_temperature(teacher) -> float:

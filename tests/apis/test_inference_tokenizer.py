@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from pmu.datasets import read_conll
 from pmu.apis import PostTokenizer, tokenize_post
 from pmu.apis.inferencers.tokenizer import style_of_config
 from tests.conftest import require_real_data
@@ -33,19 +34,7 @@ def detokenize(tokens, style):
 
 
 def conll_sentences(path):
-    sents, cur = [], []
-    with open(path, encoding='utf-8') as f:
-        for line in f:
-            line = line.rstrip('\n')
-            if line.startswith('IMGID:'):
-                continue
-            if not line.strip():
-                if cur:
-                    sents.append(cur)
-                cur = []
-                continue
-            cur.append(line.split('\t')[0])
-    return sents + ([cur] if cur else [])
+    return [tokens for _, tokens, _, _ in read_conll(path)]
 
 
 def roundtrip_rate(sentences, style):

@@ -1,5 +1,6 @@
 """tools/analysis/browse_dataset.py run as a user runs it: on the real Twitter-2017 val (the demo set
 without it), on MNRE when present, and on a real pseudo-label cache with a teacher's soft labels."""
+import itertools
 import glob
 import os
 import os.path as osp
@@ -10,6 +11,7 @@ import sys
 import pytest
 import torch
 
+from pmu.datasets import read_conll
 from pmu.visualization.browse import find_soft_labels, results_from_pairs
 from tests.conftest import REPO
 from tests.pretrain.conftest import STUDENT_CFG, TEACHER_CFG, cache_dir, small_config  # noqa: F401  (fixture)
@@ -28,21 +30,8 @@ def browse(*args, data_root=None):
 
 
 def first_sentences(path, n):
-    sentences, tags = [], []
-    with open(path, encoding='utf-8') as f:
-        for line in f:
-            line = line.rstrip('\n')
-            if line.startswith('IMGID:'):
-                continue
-            if not line.strip():
-                if tags:
-                    sentences.append(tags)
-                    tags = []
-                if len(sentences) == n:
-                    break
-                continue
-            tags.append(line.split('\t')[1])
-    return sentences
+    """The gold tags of the first ``n`` tweets."""
+    return [[tag for tag, _ in tags] for _, _, tags, _ in itertools.islice(read_conll(path), n)]
 
 
 def test_twitter2017_val_with_gold_entities(twitter_root, tmp_path):

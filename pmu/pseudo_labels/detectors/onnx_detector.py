@@ -41,6 +41,11 @@ class OnnxDetector(BaseObjectDetector):
             shape is ``[batch, num_boxes, num_columns]`` or, with
             ``transpose_output=True``, ``[batch, num_columns, num_boxes]``.
         num_threads: onnxruntime intra-op threads (0: onnxruntime's default).
+        allow_spinning: let onnxruntime's idle threads spin after each run
+            (its default). Off by default here: the preparation alternates the
+            detector with spaCy in the same process, and spinning threads take
+            the cores spaCy and other jobs need (measured on 2 shared cores:
+            detector + spaCy 8-24% faster without).
     """
 
     def __init__(self,
@@ -60,6 +65,7 @@ class OnnxDetector(BaseObjectDetector):
                  output_name: Optional[str] = None,
                  transpose_output: bool = False,
                  num_threads: int = 0,
+                 allow_spinning: bool = False,
                  **kwargs):
         super().__init__(**kwargs)
         import onnxruntime as ort
@@ -67,6 +73,7 @@ class OnnxDetector(BaseObjectDetector):
         options = ort.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
+        options.add_session_config_entry('session.intra_op.allow_spinning', '1' if allow_spinning else '0')
         self.session = ort.InferenceSession(
             self.model_path, options, providers=['CPUExecutionProvider'])
         model_input = self.session.get_inputs()[0]
@@ -123,7 +130,15 @@ class OnnxDetector(BaseObjectDetector):
             geometry = (in_w / w, in_h / h, 0, 0)
         if self.channel_order == 'BGR':
             canvas = canvas[..., ::-1]
-        canvas = (canvas * self.scale - self.mean) / self.std
+        # in place, and only the steps that change something (most models take 0..255 as is)
+        if not canvas.flags.writeable:
+            canvas = canvas.copy()
+        if self.scale != 1.0:
+            canvas *= self.scale
+        if self.mean.any():
+            canvas -= self.mean
+        if (self.std != 1.0).any():
+            canvas /= self.std
         if self.input_layout == 'NCHW':
             canvas = canvas.transpose(2, 0, 1)
         return np.ascontiguousarray(canvas, np.float32), geometry

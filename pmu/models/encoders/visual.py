@@ -1,4 +1,6 @@
 """Visual encoders: each maps ``[N, 3, H, W]`` images to ``[N, T, C]`` tokens."""
+from typing import Optional, Union
+
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
@@ -72,24 +74,43 @@ class HFVisionEncoder(BaseModule):
             ``'openai/clip-vit-base-patch16'`` (the CLIP vision tower is used).
         pretrained: load weights (``False``: from config; weights come from a
             pmu checkpoint).
+        random_init: random weights for benchmarking, logged as a warning.
+            ``True``: the architecture of ``name_or_path``; the name of a
+            transformers config class (``'ViTConfig'``, whose defaults are
+            ViT-B/16 at 224 x 224): that class's defaults, no ``name_or_path``
+            needed, so a base-size model builds offline.
     Returns ``[N, 1 + patches, C]``: the [CLS] token then the patch tokens.
     """
 
-    def __init__(self, name_or_path: str, pretrained: bool = True, init_cfg=None):
+    def __init__(self,
+                 name_or_path: Optional[str] = None,
+                 pretrained: bool = True,
+                 random_init: Union[bool, str] = False,
+                 init_cfg=None):
         super().__init__(init_cfg)
         from transformers import AutoModel, CLIPVisionModel
-        config = load_config(name_or_path)
+
+        from .text import random_init_config, warn_random_init
+        if isinstance(random_init, str):
+            config = random_init_config(random_init, 'visual_encoder')
+        elif name_or_path is None:
+            raise ValueError("visual_encoder: name_or_path is required unless random_init names a "
+                             "transformers config class (e.g. random_init='ViTConfig')")
+        else:
+            config = load_config(name_or_path)
         if config.model_type == 'clip':
             config = config.vision_config
             cls = CLIPVisionModel
         else:
             cls = AutoModel
         kwargs = dict(add_pooling_layer=False) if config.model_type == 'vit' else {}
-        if pretrained:
+        if pretrained and not random_init:
             self.model = load_pretrained_model(cls, name_or_path, config=config, **kwargs)
         else:
             self.model = (cls._from_config(config) if cls is CLIPVisionModel else
                           AutoModel.from_config(config, **kwargs))
+        if random_init:
+            warn_random_init('visual_encoder', name_or_path, random_init, self.model)
         self.out_channels = config.hidden_size
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,12 @@
+# PROMU fusion over all-mpnet-base-v2 + EfficientNet-lite0 on Twitter-2017, CPU schedule.
+# The text encoder is the folder tools/install_mpnet.sh writes (models/all-mpnet-base-v2,
+# offline afterwards). The single-stream fusion runs MPNet's upper 6 of 12 layers over
+# [text; visual tokens], with MPNet's relative position bias (pmu/models/encoders/text.py).
+_base_ = [
+    '../_base_/models/mner_promu.py', '../_base_/datasets/twitter2017.py',
+    '../_base_/schedules/adamw_lin-warmup-decay_4e.py', '../_base_/default_runtime.py'
+]
+model = dict(
+    _base_.encoders.mpnet_effnet,
+    data_preprocessor=dict(pad_token_id=1),  # MPNet's <pad>
+    fusion=dict(num_layers=6))

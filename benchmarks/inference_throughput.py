@@ -11,7 +11,8 @@ with an image per post (COCO-mini photos: tweet images are not available offline
 - plain loop: the dataset's words through the same pipeline and ``pseudo_collate`` in batches of
   B, then ``model.test_step`` (forward + Viterbi), as ``tools/test.py``'s loop does.
 
-The two alternate in blocks (A B A B ...); each figure is the median over ``--repeats`` blocks.
+The two alternate in blocks (A B A B ...); each figure is the median over ``--repeats`` blocks, and
+the ratio is taken per block pair, then its median (``benchmarks/_common.py``).
 
     python benchmarks/inference_throughput.py [--posts 64] [--repeats 3] [--threads 1]
 """
@@ -19,9 +20,12 @@ import argparse
 import glob
 import os.path as osp
 import statistics
+import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+from benchmarks._common import machine_line, pair_ratios, quantile_summary  # noqa: E402
 CONFIG = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
 
 
@@ -81,18 +85,20 @@ def main():
                     times[method].append(time.perf_counter() - t0)
             rate = {m: sorted(len(posts) / t for t in ts) for m, ts in times.items()}
             inf, plain = statistics.median(rate['inferencer']), statistics.median(rate['plain'])
-            rows.append((name, batch_size, inf, plain, rate))
+            ratio = quantile_summary(pair_ratios([len(posts) / t for t in times['inferencer']],
+                                                 [len(posts) / t for t in times['plain']]))
+            rows.append((name, batch_size, inf, plain, rate, ratio))
             print(f'{name}, batch {batch_size}: inferencer {inf:.1f} posts/s, plain loop {plain:.1f} posts/s',
                   flush=True)
     print(f'\nlite MNER config, random weights, {args.posts} Twitter-2017 validation posts per block, '
-          f'{args.repeats} A/B blocks (median), {args.threads} thread(s), CPU\n')
+          f'{args.repeats} A/B blocks (median), {args.threads} thread(s), CPU\n{machine_line()}\n')
     print('| input | batch size | inferencer, posts/s (min–max) | plain forward loop, posts/s (min–max) '
-          '| inferencer / plain |')
+          '| inferencer / plain, per block pair (min–max) |')
     print('| --- | --- | --- | --- | --- |')
-    for name, batch_size, inf, plain, rate in rows:
+    for name, batch_size, inf, plain, rate, ratio in rows:
         spread = {m: f'{r[0]:.1f}–{r[-1]:.1f}' for m, r in rate.items()}
         print(f'| {name} | {batch_size} | {inf:.1f} ({spread["inferencer"]}) | {plain:.1f} ({spread["plain"]}) '
-              f'| {inf / plain:.2f} |')
+              f'| {ratio["median"]:.2f} ({ratio["min"]:.2f}–{ratio["max"]:.2f}) |')
 
 
 if __name__ == '__main__':

@@ -1,48 +1,65 @@
-"""MNER training throughput and peak memory: pmu's runner vs. a plain PyTorch loop.
+"""MNER training throughput and peak memory: pmu's runner vs. a plain PyTorch loop, interleaved.
 
-Both train the same model (the lite multimodal config) on the same batches of
-real Twitter-2017 tweets, each in a fresh process so that peak memory is its
-own. Tweet images are not available offline, so by default every tweet is
-given a real COCO-mini photo (``--images coco``) to exercise the full visual
-path; ``--images none`` measures the text-only path that Twitter runs take
-here.
+Both train the same model (the lite multimodal config; ``--base``: bert-base + ViT-B/16 with
+random weights) on the same batches of real Twitter-2017 tweets, in one process, in
+alternating blocks (runner, plain, runner, ...; ``benchmarks/_common.py``): a hook of pmu's
+MMEngine runner hands over every ``--block-iters`` iterations to a plain loop on the same
+model and optimizer. Each figure is the median (min–max) over blocks; the ratio is taken per
+block pair. Tweet images are not available offline, so by default every tweet is given a
+real COCO-mini photo (``--images coco``) to exercise the full visual path; ``--images none``
+measures the text-only path that Twitter runs take here.
 
-    python benchmarks/mner_train_throughput.py [--iters 30] [--warmup 5] [--images coco|none]
+    python benchmarks/mner_train_throughput.py [--block-iters 4] [--repeats 5] [--warmup 2]
+        [--images coco|none] [--base] [--amp] [--compile] [--device auto|cpu|cuda] [--workers 1]
+        [--batch-size 16] [--cfg-options model.fusion.num_layers=4 ...]
 """
 import argparse
 import glob
-import json
 import os
 import os.path as osp
-import resource
-import subprocess
 import sys
-import time
+import tempfile
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+from benchmarks._common import add_device_args, apply_device_args, print_train_report, train_interleaved  # noqa: E402
+
 CONFIG = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
+BASE_CONFIG = osp.join(REPO, 'configs/mner/promu_bert-vit_twitter2017.py')
+GOAL = 0.95
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def base_random(cfg):
+    """The bert-vit config's model with random bert-base / ViT-B/16 weights, built offline."""
+    from mmengine.config import Config
+    enc = Config.fromfile(osp.join(REPO, 'configs/_base_/models/encoders.py')).encoders.bert_vit_random
+    cfg.model.text_encoder = enc.text_encoder
+    cfg.model.visual_encoder = enc.visual_encoder
+    return cfg
 
 
-def build(args):
+def build(args, tmp):
     import torch
-    from pmu.apis.config import load_complete_config
-    cfg = load_complete_config(CONFIG)  # completed: the pipeline's tokenizer, the model's tags
-    n = (args.iters + args.warmup) * args.batch_size
-    cfg.train_dataloader.update(batch_size=args.batch_size, num_workers=args.workers,
-                                persistent_workers=args.workers > 0)
-    cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
+    from mmengine.config import Config
+
+    from pmu.apis.config import check_cfg_options, complete_config
+    from pmu.datasets import read_conll
+    from pmu.utils import find_data_root
+    cfg = Config.fromfile(BASE_CONFIG if args.base else CONFIG)
+    if args.base:
+        base_random(cfg)
+    if args.cfg_options:
+        check_cfg_options(cfg, args.cfg_options)
+        cfg.merge_from_dict(args.cfg_options)
+    complete_config(cfg)
+    n = (2 * args.warmup + args.block_iters * args.repeats) * args.batch_size
+    cfg.train_dataloader.batch_size = args.batch_size
     cfg.train_dataloader.dataset.indices = n
     if args.images == 'coco':
-        from pmu.utils import find_data_root
         photos = sorted(glob.glob(osp.join(find_data_root(), 'coco-mini', 'train2017', '*.jpg')))
-        link_dir = osp.join(args.tmp, 'imgs')
+        link_dir = osp.join(tmp, 'imgs')
         os.makedirs(link_dir, exist_ok=True)
         # every tweet id gets a photo, through symlinks named <IMGID>.jpg
-        from pmu.datasets import read_conll
         ann = osp.join(find_data_root(), 'twitter2017', 'train.txt')
         for i, (img_id, *_rest) in enumerate(read_conll(ann)):
             if i >= n:
@@ -51,112 +68,34 @@ def build(args):
             if not osp.exists(dst):
                 os.symlink(osp.abspath(photos[i % len(photos)]), dst)
         cfg.train_dataloader.dataset.data_prefix = dict(img_path=osp.abspath(link_dir))
+        cfg.train_dataloader.dataset.allow_outside_images = True  # the links point into coco-mini/
+    cfg.work_dir = osp.join(tmp, 'runner')
     torch.manual_seed(0)
     return cfg
 
 
-def run_runner(args) -> dict:
-    from mmengine.hooks import Hook
-    from mmengine.runner import Runner
-    cfg = build(args)
-    marks = {}
-
-    class Timing(Hook):
-        priority = 'VERY_LOW'
-
-        def before_train_iter(self, runner, batch_idx, data_batch=None):
-            if runner.iter == args.warmup:
-                marks['start'] = time.perf_counter()
-
-        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-            marks['end'] = time.perf_counter()
-
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=args.iters + args.warmup,
-                         val_interval=10**9)
-    cfg.param_scheduler = []
-    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
-    cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
-    cfg.default_hooks.checkpoint = None
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10**6)
-    cfg.custom_hooks = []
-    cfg.work_dir = osp.join(args.tmp, 'runner')
-    cfg.log_level = 'WARNING'
-    runner = Runner.from_cfg(cfg)
-    runner.register_hook(Timing())
-    runner.train()
-    return dict(seconds=marks['end'] - marks['start'])
-
-
-def run_plain(args) -> dict:
-    import torch
-    from mmengine.runner import Runner
-    from pmu.registry import MODELS
+def main():
+    from mmengine.config import DictAction
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--block-iters', type=int, default=4, help='iterations per timed block')
+    p.add_argument('--repeats', type=int, default=5, help='A/B block pairs')
+    p.add_argument('--warmup', type=int, default=2, help='untimed iterations of each side first')
+    p.add_argument('--batch-size', type=int, default=16)
+    p.add_argument('--images', choices=['coco', 'none'], default='coco')
+    p.add_argument('--base', action='store_true',
+                   help='configs/mner/promu_bert-vit_twitter2017.py with random bert-base + ViT-B/16 weights')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
+    add_device_args(p)
+    args = p.parse_args()
+    apply_device_args(args)
     from pmu.utils import register_all_modules
     register_all_modules()
-    cfg = build(args)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.train()
-    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
-    # the same AdamW, per-component learning rates and clipping as the config
-    from mmengine.optim import build_optim_wrapper
-    optim = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
-    start = None
-    for i, batch in enumerate(loader):
-        if i == args.warmup:
-            start = time.perf_counter()
-        data = model.data_preprocessor(batch, True)
-        loss = sum(model(**data, mode='loss').values())
-        optim.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optim.step()
-        if i + 1 == args.iters + args.warmup:
-            break
-    return dict(seconds=time.perf_counter() - start)
-
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--iters', type=int, default=30, help='timed iterations')
-    p.add_argument('--warmup', type=int, default=5)
-    p.add_argument('--batch-size', type=int, default=16)
-    p.add_argument('--workers', type=int, default=1)
-    p.add_argument('--images', choices=['coco', 'none'], default='coco')
-    p.add_argument('--mode', choices=['runner', 'plain'], help=argparse.SUPPRESS)
-    p.add_argument('--tmp', default=None, help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.mode:
-        from pmu.utils import register_all_modules
-        register_all_modules()
-        res = (run_runner if args.mode == 'runner' else run_plain)(args)
-        res.update(samples_per_s=args.iters * args.batch_size / res['seconds'],
-                   peak_rss_mib=peak_rss_mib())
-        print('RESULT ' + json.dumps(res))
-        return
-    import tempfile
-    import torch
-    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in ('plain', 'runner'):
-            cmd = [sys.executable, __file__, '--mode', mode, '--tmp', tmp] + [
-                f'--{k.replace("_", "-")}={v}' for k, v in vars(args).items()
-                if k not in ('mode', 'tmp')]
-            out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-            line = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT ')]
-            if out.returncode or not line:
-                sys.exit(f'{mode} run failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}')
-            results[mode] = json.loads(line[0][7:])
-    print(f'lite multimodal MNER (MiniLM-L6 + EfficientNet-lite0 + PROMU fusion + CRF), '
-          f'batch {args.batch_size}, {args.iters} timed iterations after {args.warmup} warm-up, '
-          f'images: {args.images}, torch {torch.__version__}, {torch.get_num_threads()} threads')
-    print(f'{"":28s}{"samples/s":>12s}{"peak RSS MiB":>15s}')
-    for mode, name in (('plain', 'plain PyTorch loop (ref.)'), ('runner', 'pmu (MMEngine runner)')):
-        r = results[mode]
-        print(f'{name:28s}{r["samples_per_s"]:12.2f}{r["peak_rss_mib"]:15.0f}')
-    ratio_speed = results['runner']['samples_per_s'] / results['plain']['samples_per_s']
-    ratio_mem = results['runner']['peak_rss_mib'] / results['plain']['peak_rss_mib']
-    print(f'{"pmu / plain":28s}{ratio_speed:12.2f}{ratio_mem:15.2f}')
+        cfg = build(args, tmp)
+        res = train_interleaved(cfg, args, args.block_iters, args.repeats, args.warmup)
+    model = ('base multimodal MNER (bert-base + ViT-B/16, RANDOM weights, PROMU fusion + CRF)' if args.base else
+             'lite multimodal MNER (MiniLM-L6 + EfficientNet-lite0 + PROMU fusion + CRF)')
+    print_train_report(f'{model}; images: {args.images}', res, args, GOAL)
 
 
 if __name__ == '__main__':

@@ -5,7 +5,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.logging import MMLogger
 
 from pmu.apis.config import complete_config
 from pmu.datasets.transforms import LoadImage, PackMultimodalInputs, TokenizeWords
@@ -15,7 +14,7 @@ from tests.conftest import MINILM, REPO
 BASE = osp.join(REPO, 'configs/mner/promu_bert-vit_twitter2017.py')
 
 
-def test_base_promu_mner_random_init_forward_backward(tweet_image, capsys):
+def test_base_promu_mner_random_init_forward_backward(tweet_image, mmlog):
     """The bert-vit PROMU MNER model (bert-base + ViT-B/16, 6 fused layers) with random weights:
     one training forward/backward through the real pipeline, text and image."""
     cfg = Config.fromfile(BASE)
@@ -26,10 +25,9 @@ def test_base_promu_mner_random_init_forward_backward(tweet_image, capsys):
     # the pipeline's tokenizer follows the text encoder: MiniLM's, bert-base-uncased's vocabulary
     assert cfg.train_dataloader.dataset.pipeline[-2].tokenizer == MINILM
     torch.manual_seed(0)
-    MMLogger.get_current_instance()  # MMEngine's logger writes to the terminal
-    capsys.readouterr()
     model = MODELS.build(cfg.model)
-    random_lines = [ln for ln in capsys.readouterr().out.splitlines() if 'RANDOM WEIGHTS' in ln]
+    # the log, not the terminal: MMEngine's handler keeps the stdout of when the logger was made
+    random_lines = [ln for ln in mmlog.lines if 'RANDOM WEIGHTS' in ln]
     assert len(random_lines) == 2, random_lines
     assert 'BertConfig()' in random_lines[0] and '12 layers, hidden 768' in random_lines[0]
     assert 'ViTConfig()' in random_lines[1] and '12 layers, hidden 768' in random_lines[1]

@@ -167,23 +167,35 @@ def bert_layer_forward(layer, hidden: torch.Tensor, keep: torch.Tensor, prefix=N
     """
     attn = layer.attention.self
     B, N, D = hidden.shape
-    heads = attn.num_attention_heads
-    head_dim = D // heads
-
-    def split(x):
-        return x.view(B, N, heads, head_dim).transpose(1, 2)  # [B, h, N, d]
-
-    q, k, v = split(attn.query(hidden)), split(attn.key(hidden)), split(attn.value(hidden))
-    mask = keep
-    if prefix is not None:
-        pk, pv, pmask = prefix
-        k, v = torch.cat([pk.to(k.dtype), k], 2), torch.cat([pv.to(v.dtype), v], 2)
-        mask = torch.cat([pmask, keep], 1)
+    q, k, v, mask = _heads_with_prefix(attn.query, attn.key, attn.value, attn.num_attention_heads, hidden,
+                                       keep, prefix)
     dropout = attn.dropout.p if attn.training else 0.0
     context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :], dropout_p=dropout)
     context = context.transpose(1, 2).reshape(B, N, D)
     out = layer.attention.output
     hidden = out.LayerNorm(out.dropout(out.dense(context)) + hidden)
+    return _feed_forward(layer, hidden)
+
+
+def _heads_with_prefix(query, key, value, heads: int, hidden: torch.Tensor, keep: torch.Tensor, prefix):
+    """``q, k, v [B, heads, *, head_dim]`` and the key mask ``[B, P + N]``, the prefix keys and values
+    (if any) in front of the layer's own."""
+    B, N, D = hidden.shape
+
+    def split(x):
+        return x.view(B, N, heads, D // heads).transpose(1, 2)  # [B, h, N, d]
+
+    q, k, v = split(query(hidden)), split(key(hidden)), split(value(hidden))
+    mask = keep
+    if prefix is not None:
+        pk, pv, pmask = prefix
+        k, v = torch.cat([pk.to(k.dtype), k], 2), torch.cat([pv.to(v.dtype), v], 2)
+        mask = torch.cat([pmask, keep], 1)
+    return q, k, v, mask
+
+
+def _feed_forward(layer, hidden: torch.Tensor) -> torch.Tensor:
+    """The post-LayerNorm feed-forward block BERT and MPNet layers share (``intermediate``, ``output``)."""
     inter = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(hidden))
     ffn = layer.output
     return ffn.LayerNorm(ffn.dropout(ffn.dense(inter)) + hidden)
@@ -199,24 +211,12 @@ def mpnet_layer_forward(layer, hidden: torch.Tensor, keep: torch.Tensor, bias: t
     """
     attn = layer.attention.attn
     B, N, D = hidden.shape
-    heads = attn.num_attention_heads
-    head_dim = D // heads
-
-    def split(x):
-        return x.view(B, N, heads, head_dim).transpose(1, 2)  # [B, h, N, d]
-
-    q, k, v = split(attn.q(hidden)), split(attn.k(hidden)), split(attn.v(hidden))
-    mask = keep
+    q, k, v, mask = _heads_with_prefix(attn.q, attn.k, attn.v, attn.num_attention_heads, hidden, keep, prefix)
     if prefix is not None:
-        pk, pv, pmask = prefix
-        k, v = torch.cat([pk.to(k.dtype), k], 2), torch.cat([pv.to(v.dtype), v], 2)
-        mask = torch.cat([pmask, keep], 1)
-        bias = F.pad(bias, (pk.shape[2], 0))
+        bias = F.pad(bias, (prefix[0].shape[2], 0))
     scores_bias = bias.to(q.dtype).masked_fill(~mask[:, None, None, :], float('-inf'))
     dropout = attn.dropout.p if attn.training else 0.0
     context = F.scaled_dot_product_attention(q, k, v, attn_mask=scores_bias, dropout_p=dropout)
     context = attn.o(context.transpose(1, 2).reshape(B, N, D))
     hidden = layer.attention.LayerNorm(layer.attention.dropout(context) + hidden)
-    inter = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(hidden))
-    ffn = layer.output
-    return ffn.LayerNorm(ffn.dropout(ffn.dense(inter)) + hidden)
+    return _feed_forward(layer, hidden)

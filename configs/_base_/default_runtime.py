@@ -4,9 +4,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # save_best='auto' keeps the checkpoint with the best first validation metric (F1)
+    # save_best='auto' keeps the checkpoint with the best first validation metric (F1), weights only;
+    # one epoch checkpoint with optimizer state for --resume (pmu's CheckpointHook writes the new one
+    # before removing the old), and the final one without it (final_optimizer=True keeps it)
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='auto', rule='greater'),
+        type='CheckpointHook', interval=1, max_keep_ckpts=1, save_best='auto', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # progress lines during validation and testing; a log line for a dataset cut by `indices`
     eval_progress=dict(type='EvalProgressHook'),

@@ -1,3 +1,4 @@
+from .checkpoint import CheckpointHook
 from .curves import CurvePlotHook
 from .finite_loss import FiniteLossHook, NonFiniteLossError
 from .progress import EvalProgressHook
@@ -5,5 +6,5 @@ from .rng_state import RNGStateHook
 from .soft_labels import SoftLabelHook
 from .subset import DataSubsetHook
 
-__all__ = ['CurvePlotHook', 'DataSubsetHook', 'EvalProgressHook', 'FiniteLossHook', 'NonFiniteLossError',
+__all__ = ['CheckpointHook', 'CurvePlotHook', 'DataSubsetHook', 'EvalProgressHook', 'FiniteLossHook', 'NonFiniteLossError',
            'RNGStateHook', 'SoftLabelHook']

@@ -437,10 +437,24 @@ def amp_optim_wrapper(optim_wrapper: dict) -> dict:
     return optim_wrapper
 
 
+def pin_memory_on_cuda(cfg: Config, cuda: Optional[bool] = None) -> Config:
+    """On a CUDA machine, dataloaders that leave ``pin_memory`` unset pin their batches (page-locked
+    host memory: faster, asynchronous copies to the GPU); on CPU nothing changes. An explicit
+    ``pin_memory=False`` stays."""
+    if not (torch.cuda.is_available() if cuda is None else cuda):
+        return cfg
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if isinstance(loader, dict) and loader.get('pin_memory') is None:
+            loader['pin_memory'] = True
+    return cfg
+
+
 def prepare_train_config(cfg: Config, amp: bool = False, resume=None) -> Config:
     complete_config(cfg)  # a no-op for a config from load_tool_config
     resolve_dist_backend(cfg)
     init_cpu_distributed(cfg)
+    pin_memory_on_cuda(cfg)
     if amp:
         cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
     if resume == 'auto':
@@ -464,6 +478,7 @@ def prepare_test_config(cfg: Config, checkpoint: str, out=None) -> Config:
     complete_config(cfg)
     resolve_dist_backend(cfg)
     init_cpu_distributed(cfg)
+    pin_memory_on_cuda(cfg)
     cfg.load_from = checkpoint
     if out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \

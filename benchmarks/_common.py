@@ -203,7 +203,7 @@ def add_device_args(p) -> None:
                    help='auto: CUDA when there is a GPU (cpu hides it)')
     p.add_argument('--amp', action='store_true', help='bf16 autocast, as tools/train.py --amp')
     p.add_argument('--compile', action='store_true',
-                   help='torch.compile the model (nn.Module.compile: forward and backward; both sides use it)')
+                   help="torch.compile the model's extract_feat, as tools/train.py --compile (both sides use it)")
     p.add_argument('--workers', type=int, default=1, help='data loader workers (each side has its own loader)')
     p.add_argument('--pin-memory', action='store_true')
     p.add_argument('--threads', type=int, default=None, help='torch threads (default: as OMP_NUM_THREADS)')
@@ -267,9 +267,10 @@ def train_interleaved(cfg, args, block_iters: int, repeats: int, warmup: int, be
             model = runner.model
             self.model = model
             if args.compile:
-                # The model, not MMEngine's whole train_step (cfg.compile): dynamo fails to trace the
-                # AdamW step of MMEngine's optimizer wrapper (torch 2.13). Both sides call the model.
-                model.compile()
+                # what tools/train.py --compile compiles (CompileModelHook): the model's extract_feat;
+                # both sides call the same model
+                from pmu.engine.hooks.compile import compile_methods
+                compile_methods(model.module if hasattr(model, 'module') else model)
             self.fwd = model
             self.optimizer = runner.optim_wrapper.optimizer
             self.loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)

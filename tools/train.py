@@ -15,6 +15,8 @@ def parse_args():
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the latest checkpoint in the work dir, or from the given one')
     parser.add_argument('--amp', action='store_true', help='mixed precision (bf16 on CPU)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the model (CompileModelHook; pays on a GPU)')
     parser.add_argument(
         '--tensorboard', action='store_true',
         help="also log to TensorBoard (<work_dir>/<timestamp>/vis_data/events.*); "
@@ -38,7 +40,7 @@ def main():
     from pmu.utils.setup_env import setup_monitoring
 
     cfg = load_tool_config(args)
-    prepare_train_config(cfg, amp=args.amp, resume=args.resume)
+    prepare_train_config(cfg, amp=args.amp, resume=args.resume, compile=args.compile)
     setup_monitoring(cfg, tensorboard=args.tensorboard)
     Runner.from_cfg(cfg).train()
 

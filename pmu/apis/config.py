@@ -450,13 +450,15 @@ def pin_memory_on_cuda(cfg: Config, cuda: Optional[bool] = None) -> Config:
     return cfg
 
 
-def prepare_train_config(cfg: Config, amp: bool = False, resume=None) -> Config:
+def prepare_train_config(cfg: Config, amp: bool = False, resume=None, compile: bool = False) -> Config:
     complete_config(cfg)  # a no-op for a config from load_tool_config
     resolve_dist_backend(cfg)
     init_cpu_distributed(cfg)
     pin_memory_on_cuda(cfg)
     if amp:
         cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
+    if compile and not any(h.get('type') == 'CompileModelHook' for h in cfg.get('custom_hooks') or []):
+        cfg.custom_hooks = [*(cfg.get('custom_hooks') or []), dict(type='CompileModelHook')]
     if resume == 'auto':
         work_dir = cfg.get('work_dir')
         if work_dir and not osp.isfile(osp.join(work_dir, 'last_checkpoint')):

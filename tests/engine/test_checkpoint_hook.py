@@ -44,8 +44,7 @@ def _run_in_process(work_dir, extra=None):
 
     from pmu.apis.config import load_complete_config
     options = dict(o.split('=', 1) for o in TINY)
-    options = {k: (int(v) if v.isdigit() else v == 'True' if v in ('True', 'False') else v)
-               for k, v in options.items()}
+    options = {k: int(v) if v.isdigit() else {'True': True, 'False': False}.get(v, v) for k, v in options.items()}
     options.update({'work_dir': str(work_dir), 'train_cfg.max_epochs': 3, **(extra or {})})
     cfg = load_complete_config(osp.join(REPO, TEXT_CFG), options)
     cfg.custom_hooks = [*cfg.custom_hooks, dict(type='_CheckpointProbeHook')]

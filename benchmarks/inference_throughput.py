@@ -25,7 +25,8 @@ import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-from benchmarks._common import machine_line, pair_ratios, quantile_summary  # noqa: E402
+from benchmarks._common import (machine_line, memory_kind, pair_ratios, peak_memory_mib,  # noqa: E402
+                               quantile_summary, reset_peak_memory)
 CONFIG = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
 
 
@@ -77,28 +78,33 @@ def main():
         for batch_size in (1, 32):
             run_inferencer(ner, posts[:batch_size], batch_size)  # warm-up
             run_plain(ner, posts[:batch_size], batch_size)
-            times = dict(inferencer=[], plain=[])
+            times, peaks = dict(inferencer=[], plain=[]), dict(inferencer=[], plain=[])
             for _ in range(args.repeats):
                 for method, fn in (('inferencer', run_inferencer), ('plain', run_plain)):
+                    reset_peak_memory()
                     t0 = time.perf_counter()
                     fn(ner, posts, batch_size)
                     times[method].append(time.perf_counter() - t0)
+                    peaks[method].append(peak_memory_mib())
             rate = {m: sorted(len(posts) / t for t in ts) for m, ts in times.items()}
             inf, plain = statistics.median(rate['inferencer']), statistics.median(rate['plain'])
             ratio = quantile_summary(pair_ratios([len(posts) / t for t in times['inferencer']],
                                                  [len(posts) / t for t in times['plain']]))
-            rows.append((name, batch_size, inf, plain, rate, ratio))
+            peak = {m: statistics.median(v) for m, v in peaks.items()}
+            rows.append((name, batch_size, inf, plain, rate, ratio, peak))
             print(f'{name}, batch {batch_size}: inferencer {inf:.1f} posts/s, plain loop {plain:.1f} posts/s',
                   flush=True)
     print(f'\nlite MNER config, random weights, {args.posts} Twitter-2017 validation posts per block, '
-          f'{args.repeats} A/B blocks (median), {args.threads} thread(s), CPU\n{machine_line()}\n')
+          f'{args.repeats} A/B blocks (median), {args.threads} thread(s), CPU\n{machine_line()}\n'
+          f'peak memory: {memory_kind()} per block, median, the model shared by both sides\n')
     print('| input | batch size | inferencer, posts/s (min–max) | plain forward loop, posts/s (min–max) '
-          '| inferencer / plain, per block pair (min–max) |')
-    print('| --- | --- | --- | --- | --- |')
-    for name, batch_size, inf, plain, rate, ratio in rows:
+          '| inferencer / plain, per block pair (min–max) | peak MiB, inferencer / plain |')
+    print('| --- | --- | --- | --- | --- | --- |')
+    for name, batch_size, inf, plain, rate, ratio, peak in rows:
         spread = {m: f'{r[0]:.1f}–{r[-1]:.1f}' for m, r in rate.items()}
         print(f'| {name} | {batch_size} | {inf:.1f} ({spread["inferencer"]}) | {plain:.1f} ({spread["plain"]}) '
-              f'| {ratio["median"]:.2f} ({ratio["min"]:.2f}–{ratio["max"]:.2f}) |')
+              f'| {ratio["median"]:.2f} ({ratio["min"]:.2f}–{ratio["max"]:.2f}) '
+              f'| {peak["inferencer"]:.0f} / {peak["plain"]:.0f} |')
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@ measures the text-only path that Twitter runs take here.
 
     python benchmarks/mner_train_throughput.py [--block-iters 4] [--repeats 5] [--warmup 2]
         [--images coco|none] [--base] [--amp] [--compile] [--device auto|cpu|cuda] [--workers 1]
-        [--batch-size 16] [--cfg-options model.fusion.num_layers=4 ...]
+        [--batch-size 16] [--config CONFIG] [--cfg-options model.fusion.num_layers=4 ...]
 """
 import argparse
 import glob
@@ -45,7 +45,7 @@ def build(args, tmp):
     from pmu.apis.config import check_cfg_options, complete_config
     from pmu.datasets import read_conll
     from pmu.utils import find_data_root
-    cfg = Config.fromfile(BASE_CONFIG if args.base else CONFIG)
+    cfg = Config.fromfile(args.config or (BASE_CONFIG if args.base else CONFIG))
     if args.base:
         base_random(cfg)
     if args.cfg_options:
@@ -77,6 +77,9 @@ def build(args, tmp):
 def main():
     from mmengine.config import DictAction
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--config', default=None,
+                   help=f'an MNER config on Twitter-2017 (default: {osp.relpath(CONFIG, REPO)}; '
+                   f'--base: {osp.relpath(BASE_CONFIG, REPO)})')
     p.add_argument('--block-iters', type=int, default=4, help='iterations per timed block')
     p.add_argument('--repeats', type=int, default=5, help='A/B block pairs')
     p.add_argument('--warmup', type=int, default=2, help='untimed iterations of each side first')
@@ -95,6 +98,8 @@ def main():
         res = train_interleaved(cfg, args, args.block_iters, args.repeats, args.warmup)
     model = ('base multimodal MNER (bert-base + ViT-B/16, RANDOM weights, PROMU fusion + CRF)' if args.base else
              'lite multimodal MNER (MiniLM-L6 + EfficientNet-lite0 + PROMU fusion + CRF)')
+    if args.config:
+        model = f'{osp.relpath(osp.abspath(args.config), REPO)}{" with RANDOM bert-base + ViT-B/16" * args.base}'
     print_train_report(f'{model}; images: {args.images}', res, args, GOAL)
 
 

@@ -36,7 +36,8 @@ from PIL import Image
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from benchmarks._common import fmt, machine_line, pair_ratios, quantile_summary, ratio_line  # noqa: E402
+from benchmarks._common import (fmt, machine_line, memory_kind, pair_ratios, peak_memory_mib,  # noqa: E402
+                               quantile_summary, ratio_line, reset_peak_memory)
 from pmu.pseudo_labels import ImageInput  # noqa: E402
 from pmu.pseudo_labels.prepare import prepare  # noqa: E402
 from pmu.registry import DATASETS, DETECTORS  # noqa: E402
@@ -139,13 +140,16 @@ def throughput(cfg: Config, repeats: int) -> dict:
         return time.perf_counter() - t0
 
     raw_block(), pmu_block()  # warm-up: file cache, first-call costs
+    peaks = dict(pmu=[], raw=[])
     for _ in range(repeats):
-        rates['pmu'].append(len(images) / pmu_block())
-        rates['raw'].append(len(images) / raw_block())
+        for name, block in (('pmu', pmu_block), ('raw', raw_block)):
+            reset_peak_memory()
+            rates[name].append(len(images) / block())
+            peaks[name].append(peak_memory_mib())
     last = stages[-1]
     # pmu's own work besides the backends: corpus, candidates, records, files, vocabularies
     own = [s['wall_s'] - s['build_s'] - s['load_s'] - s['detect_s'] - s['extract_s'] for s in stages[1:]]
-    return dict(images=len(images), captions=len(captions), rates=rates, own_s=own,
+    return dict(images=len(images), captions=len(captions), rates=rates, own_s=own, peak_mib=peaks,
                 build_s=last['build_s'], stages=dict(
                     decode_images_per_s=len(images) / last['load_s'],
                     detector_images_per_s=len(images) / last['detect_s'],
@@ -217,11 +221,12 @@ def main():
           f'{cfg.get("prepare", {}).get("batch_size")}; {args.repeats} A/B block pairs')
     print(machine_line())
     cap = t['captions'] / t['images']
-    print(f'{"":34s}{"images/s":>22s}{"captions/s":>22s}')
+    print(f'{"":34s}{"images/s":>22s}{"captions/s":>22s}{"peak MiB":>22s}')
     for key, name in (('raw', 'raw backends (ref.)'), ('pmu', 'pmu prepare()')):
-        print(f'{name:34s}{fmt(r[key]):>22s}{fmt([x * cap for x in r[key]]):>22s}')
+        print(f'{name:34s}{fmt(r[key]):>22s}{fmt([x * cap for x in r[key]]):>22s}{fmt(t["peak_mib"][key], 0):>22s}')
     print('(median (min–max) over blocks; pmu without its one-off model loading, '
-          f'{t["build_s"]:.1f}s a run)')
+          f'{t["build_s"]:.1f}s a run; peak memory: {memory_kind()} per block, pmu loads its own detector and '
+          'spaCy model in each block, the raw side keeps one loaded)')
     print(ratio_line('pmu / raw backends', r['pmu'], r['raw'], GOAL))
     st = t['stages']
     print(f'pmu stages (last block): decode {st["decode_images_per_s"]:.1f} images/s, detector '

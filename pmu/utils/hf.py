@@ -42,8 +42,14 @@ def build_tokenizer(name_or_path: str,
 
     Cached per process: the pipeline of every dataset and the model share one.
     """
-    return _load_tokenizer(
-        resolve_packaged_path(name_or_path), tuple(extra_special_tokens or ()))
+    return _tokenizer_by_name(name_or_path, tuple(extra_special_tokens or ()))
+
+
+@lru_cache(maxsize=8)
+def _tokenizer_by_name(name_or_path: str, extra_special_tokens: Tuple[str, ...]):
+    # a pipeline step asks for its tokenizer for every sample: resolving a pkg: path each time
+    # (import, Path.resolve, exists) took 15 ms a batch of 32 posts at inference
+    return _load_tokenizer(resolve_packaged_path(name_or_path), extra_special_tokens)
 
 
 @contextmanager

@@ -26,7 +26,7 @@ import time
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 from benchmarks._common import (machine_line, memory_kind, pair_ratios, peak_memory_mib,  # noqa: E402
-                               quantile_summary, reset_peak_memory)
+                                quantile_summary, reset_peak_memory)
 CONFIG = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
 
 

@@ -117,7 +117,9 @@ def write_jsonl(path, rows):
     return str(path)
 
 
-class _Records(logging.Handler):
+class LogLines(logging.Handler):
+    """A logging handler that keeps the messages (add it to MMEngine's logger, or a runner's)."""
+
     def __init__(self):
         super().__init__(logging.DEBUG)
         self.lines = []
@@ -131,7 +133,7 @@ def mmlog():
     """Messages sent to MMEngine's current logger during the test (it does not
     propagate to the root logger, so pytest's caplog does not see them)."""
     logger = MMLogger.get_current_instance()
-    handler = _Records()
+    handler = LogLines()
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)

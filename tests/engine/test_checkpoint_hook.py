@@ -2,7 +2,6 @@
 old one goes, the final one without optimizer state, sizes in the log, and a warning when a finished
 run is resumed without it. Real runs of the text-only MiniLM MNER config on a few Twitter-2017 sentences."""
 import glob
-import logging
 import os.path as osp
 import shutil
 
@@ -11,7 +10,7 @@ from mmengine.hooks import Hook
 
 from pmu.engine import load_checkpoint_file
 from pmu.registry import HOOKS
-from tests.conftest import REPO
+from tests.conftest import LogLines, REPO
 from tests.robustness.conftest import TEXT_CFG, TINY, run_tool
 
 
@@ -30,15 +29,6 @@ class _CheckpointProbeHook(Hook):
             self.on_disk.append(sorted(osp.basename(p) for p in glob.glob(osp.join(runner.work_dir, 'epoch_*.pth'))))
 
 
-class _Lines(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
 def _run_in_process(work_dir, extra=None):
     from mmengine.runner import Runner
 
@@ -49,7 +39,7 @@ def _run_in_process(work_dir, extra=None):
     cfg = load_complete_config(osp.join(REPO, TEXT_CFG), options)
     cfg.custom_hooks = [*cfg.custom_hooks, dict(type='_CheckpointProbeHook')]
     runner = Runner.from_cfg(cfg)
-    lines = _Lines()
+    lines = LogLines()
     runner.logger.addHandler(lines)
     try:
         runner.train()

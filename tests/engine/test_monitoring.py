@@ -5,7 +5,6 @@ sentences, 2 epochs; the demo set when the real data is absent) serves most test
 monitoring ``tools/train.py`` sets up (``setup_monitoring``) and TensorBoard when it is installed.
 """
 import glob
-import logging
 import os.path as osp
 import re
 import subprocess
@@ -14,22 +13,12 @@ import sys
 import pytest
 import torch
 import torch.nn as nn
-from mmengine.logging import MMLogger
 
 from pmu.utils.progress import LoopProgress
 from pmu.utils.setup_env import setup_monitoring
-from tests.conftest import DEMO_DATA, MINILM, REPO
+from tests.conftest import DEMO_DATA, MINILM, REPO, LogLines
 
 HAS_TENSORBOARD = __import__('importlib').util.find_spec('tensorboard') is not None
-
-
-class _Lines(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
 
 
 @pytest.fixture(scope='module')
@@ -52,7 +41,7 @@ def tiny_run(tmp_path_factory, twitter_root):
     cfg = load_complete_config(osp.join(REPO, 'configs/mner/textonly_minilm_twitter2017.py'), options)
     setup_monitoring(cfg, tensorboard=HAS_TENSORBOARD)
     runner = Runner.from_cfg(cfg)
-    lines = _Lines()
+    lines = LogLines()
     runner.logger.addHandler(lines)
     try:
         runner.train()

@@ -15,9 +15,9 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from pmu.apis.config import complete_config
-from pmu.datasets.transforms import LoadImage, PackMultimodalInputs, TokenizeWords
 from pmu.registry import MODELS
 from tests.conftest import REPO
+from tests.models.conftest import tagged_posts
 
 FUSED = {'aten::scaled_dot_product_attention', 'aten::_native_multi_head_attention'}
 HAND_MADE = ('aten::softmax', 'aten::_softmax', 'aten::bmm', 'aten::baddbmm', 'aten::matmul')
@@ -45,21 +45,6 @@ def _ops_outside_fused_attention(model, data):
     return fused, outside
 
 
-def _batch(cfg, model, tweet_image):
-    words = ['Kawhi', 'Leonard', 'wins', 'the', 'NBA', 'vote']
-    tags = ['B-PER', 'I-PER', 'O', 'O', 'B-ORG', 'O']
-    size = (224, 224)
-    pipeline = [LoadImage(size=size), TokenizeWords(cfg.model.text_encoder.name_or_path), PackMultimodalInputs()]
-    items = []
-    for i, has_image in enumerate((True, False)):
-        r = dict(words=words, gt_tags=tags, sample_idx=i, img_path=tweet_image if has_image else None,
-                 has_image=has_image)
-        for t in pipeline:
-            r = t(r)
-        items.append(r)
-    return model.data_preprocessor(pseudo_collate(items), True)
-
-
 # config, SDPA calls expected at least, softmax outside them (HVPNeT's level gate, one per prefixed layer)
 CASES = {
     'promu': ('configs/orthogonality/promu_minilm-effnet_twitter2017.py', 6, 0),
@@ -84,7 +69,8 @@ def test_every_attention_is_fused(case, tweet_image):
     model = MODELS.build(cfg.model).train()
     if case == 'base':
         assert model.visual_encoder.model.config._attn_implementation == 'sdpa'
-    fused, outside = _ops_outside_fused_attention(model, _batch(cfg, model, tweet_image))
+    data = model.data_preprocessor(pseudo_collate(tagged_posts(cfg.model.text_encoder.name_or_path, tweet_image)), True)
+    fused, outside = _ops_outside_fused_attention(model, data)
     assert fused >= at_least
     softmax = outside.get('aten::softmax', 0)
     assert softmax == gate_softmax, outside

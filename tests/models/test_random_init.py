@@ -7,9 +7,9 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from pmu.apis.config import complete_config
-from pmu.datasets.transforms import LoadImage, PackMultimodalInputs, TokenizeWords
 from pmu.registry import MODELS
 from tests.conftest import MINILM, REPO
+from tests.models.conftest import tagged_posts
 
 BASE = osp.join(REPO, 'configs/mner/promu_bert-vit_twitter2017.py')
 
@@ -38,16 +38,7 @@ def test_base_promu_mner_random_init_forward_backward(tweet_image, mmlog):
     n_params = sum(p.numel() for p in model.parameters())
     assert 190e6 < n_params < 220e6, n_params  # bert-base (110M) + ViT-B/16 (86M) + fusion and head
 
-    words = ['Kawhi', 'Leonard', 'wins', 'the', 'NBA', 'vote']
-    tags = ['B-PER', 'I-PER', 'O', 'O', 'B-ORG', 'O']
-    pipeline = [LoadImage(size=(224, 224)), TokenizeWords(MINILM), PackMultimodalInputs()]
-    items = []
-    for i, has_image in enumerate((True, False)):
-        r = dict(words=words, gt_tags=tags, sample_idx=i, img_path=tweet_image if has_image else None,
-                 has_image=has_image)
-        for t in pipeline:
-            r = t(r)
-        items.append(r)
+    items = tagged_posts(MINILM, tweet_image)
     model.train()
     data = model.data_preprocessor(pseudo_collate(items), True)
     losses = model(**data, mode='loss')

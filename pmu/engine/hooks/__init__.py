@@ -7,5 +7,7 @@ from .rng_state import RNGStateHook
 from .soft_labels import SoftLabelHook
 from .subset import DataSubsetHook
 
-__all__ = ['CheckpointHook', 'CompileModelHook', 'CurvePlotHook', 'DataSubsetHook', 'EvalProgressHook', 'FiniteLossHook', 'NonFiniteLossError',
-           'RNGStateHook', 'SoftLabelHook']
+__all__ = [
+    'CheckpointHook', 'CompileModelHook', 'CurvePlotHook', 'DataSubsetHook', 'EvalProgressHook', 'FiniteLossHook',
+    'NonFiniteLossError', 'RNGStateHook', 'SoftLabelHook'
+]

@@ -257,6 +257,10 @@ def train_interleaved(cfg, args, block_iters: int, repeats: int, warmup: int, be
     sync = torch.cuda.synchronize if torch.cuda.is_available() else None
     clock = BlockClock(sync)
     out = dict(batch_size=bs, n_iters=n_iters)
+    seen = dict(runner=[], plain=[])  # the timed batches of each side, by their samples
+
+    def batch_key(batch):
+        return tuple(s.metainfo.get('sample_idx', s.metainfo.get('img_path')) for s in batch['data_samples'])
 
     class Interleave(Hook):
         priority = 'LOWEST'
@@ -281,12 +285,14 @@ def train_interleaved(cfg, args, block_iters: int, repeats: int, warmup: int, be
             while True:
                 yield from self.loader
 
-        def plain_step(self, timed=False):
+        def plain_step(self, timed=False, batch=None):
             model = self.model
             t0 = time.perf_counter()
-            batch = next(self.it)
-            if timed:
-                out['plain_wait_s'] = out.get('plain_wait_s', 0.0) + time.perf_counter() - t0
+            if batch is None:
+                batch = self.last_batch = next(self.it)
+                if timed:
+                    out['plain_wait_s'] = out.get('plain_wait_s', 0.0) + time.perf_counter() - t0
+                    seen['plain'].append(batch_key(batch))
             with torch.autocast(device_type='cuda' if torch.cuda.is_available() else 'cpu',
                                 dtype=torch.bfloat16, enabled=bool(args.amp)):
                 data = model.data_preprocessor(batch, True)
@@ -305,9 +311,11 @@ def train_interleaved(cfg, args, block_iters: int, repeats: int, warmup: int, be
             if self.done == warmup:  # the plain loop's warm-up, then the first runner block
                 for _ in range(warmup):
                     self.plain_step()
-                out['flops'] = count_flops(self.plain_step)
+                # on the warm-up's last batch again: the plain loop stays in step with the runner
+                out['flops'] = count_flops(lambda: self.plain_step(batch=self.last_batch))
                 clock.start()
                 return
+            seen['runner'].append(batch_key(data_batch))
             if (self.done - warmup) % block_iters == 0:
                 clock.stop('runner', block_iters * bs, block_iters)
                 clock.start()
@@ -319,7 +327,8 @@ def train_interleaved(cfg, args, block_iters: int, repeats: int, warmup: int, be
     runner = Runner.from_cfg(cfg)
     runner.register_hook(Interleave())
     runner.train()
-    out.update(rates=clock.rates, step_s=clock.seconds, peak_mib=clock.peak_mib)
+    out.update(rates=clock.rates, step_s=clock.seconds, peak_mib=clock.peak_mib,
+               same_batches=seen['runner'] == seen['plain'] and len(seen['runner']) == block_iters * repeats)
     return out
 
 
@@ -336,6 +345,8 @@ def print_train_report(title: str, res: dict, args, goal: float) -> None:
     print('(median (min–max) over blocks; peak memory: ' + memory_kind() +
           ', model and optimizer shared by both sides)')
     print(ratio_line('pmu / plain, samples/s', r['runner'], r['plain'], goal))
+    print('batches: both sides trained on the same samples, block by block' if res.get('same_batches') else
+          'batches: the two sides did NOT see the same samples: the ratio compares different batches')
     plain_s = sum(res['step_s']['plain']) * args.block_iters
     print(f'data loading: the plain loop waits for its next batch {100 * res.get("plain_wait_s", 0) / plain_s:.1f}% '
           f'of its time ({args.workers} worker(s))')

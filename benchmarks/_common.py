@@ -298,11 +298,14 @@ def train_interleaved(cfg, args, block_iters: int, repeats: int, warmup: int, be
                 data = model.data_preprocessor(batch, True)
                 losses = self.fwd(**data, mode='loss')
                 loss = sum(v for k, v in losses.items() if 'loss' in k)
-            self.optimizer.zero_grad()
             loss.backward()
             if clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             self.optimizer.step()
+            # after the step, as MMEngine's OptimWrapper.update_params does: zeroing before the
+            # backward instead left this loop's gradients alive into the runner's next block, whose
+            # backward then added to them (and whose forward carried their memory)
+            self.optimizer.zero_grad()
 
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
             self.done += 1

@@ -3,6 +3,7 @@ lengths reuse a dynamic graph instead of recompiling each time, and the compiled
 ones. A real run of the text-only MiniLM MNER config on 24 Twitter-2017 sentences (6 iterations) with
 torch.compile's CPU backend (inductor, C++)."""
 import os.path as osp
+import shutil
 
 import pytest
 import torch
@@ -13,8 +14,11 @@ from tests.conftest import REPO
 from tests.robustness.conftest import TEXT_CFG, TINY
 
 pytestmark = pytest.mark.slow
+needs_cxx = pytest.mark.skipif(not any(shutil.which(c) for c in ('g++', 'c++', 'clang++')),
+                               reason="torch.compile's CPU backend (inductor) needs a C++ compiler")
 
 
+@needs_cxx
 def test_compiled_training_compiles_twice_then_reuses_its_graph(tmp_path):
     from mmengine.runner import Runner
     from torch._dynamo.utils import counters

@@ -128,6 +128,17 @@ class LogLines(logging.Handler):
         self.lines.append(record.getMessage())
 
 
+def train_keeping_log(runner) -> list:
+    """``runner.train()``; returns the messages its logger got meanwhile."""
+    lines = LogLines()
+    runner.logger.addHandler(lines)
+    try:
+        runner.train()
+    finally:
+        runner.logger.removeHandler(lines)
+    return lines.lines
+
+
 @pytest.fixture()
 def mmlog():
     """Messages sent to MMEngine's current logger during the test (it does not

@@ -10,7 +10,7 @@ from mmengine.hooks import Hook
 
 from pmu.engine import load_checkpoint_file
 from pmu.registry import HOOKS
-from tests.conftest import LogLines, REPO
+from tests.conftest import REPO, train_keeping_log
 from tests.robustness.conftest import TEXT_CFG, TINY, run_tool
 
 
@@ -39,14 +39,9 @@ def _run_in_process(work_dir, extra=None):
     cfg = load_complete_config(osp.join(REPO, TEXT_CFG), options)
     cfg.custom_hooks = [*cfg.custom_hooks, dict(type='_CheckpointProbeHook')]
     runner = Runner.from_cfg(cfg)
-    lines = LogLines()
-    runner.logger.addHandler(lines)
-    try:
-        runner.train()
-    finally:
-        runner.logger.removeHandler(lines)
+    lines = train_keeping_log(runner)
     probe = next(h for h in runner.hooks if isinstance(h, _CheckpointProbeHook))
-    return runner, lines.lines, probe
+    return runner, lines, probe
 
 
 @pytest.fixture(scope='module')

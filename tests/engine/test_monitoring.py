@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from pmu.utils.progress import LoopProgress
 from pmu.utils.setup_env import setup_monitoring
-from tests.conftest import DEMO_DATA, MINILM, REPO, LogLines
+from tests.conftest import DEMO_DATA, MINILM, REPO, train_keeping_log
 
 HAS_TENSORBOARD = __import__('importlib').util.find_spec('tensorboard') is not None
 
@@ -41,13 +41,8 @@ def tiny_run(tmp_path_factory, twitter_root):
     cfg = load_complete_config(osp.join(REPO, 'configs/mner/textonly_minilm_twitter2017.py'), options)
     setup_monitoring(cfg, tensorboard=HAS_TENSORBOARD)
     runner = Runner.from_cfg(cfg)
-    lines = LogLines()
-    runner.logger.addHandler(lines)
-    try:
-        runner.train()
-    finally:
-        runner.logger.removeHandler(lines)
-    return runner, lines.lines
+    lines = train_keeping_log(runner)
+    return runner, lines
 
 
 def _curve_hook(runner):

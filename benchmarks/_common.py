@@ -66,26 +66,23 @@ def pair_ratios(a: Sequence[float], b: Sequence[float]) -> List[float]:
 
 
 def interleave(blocks: Dict[str, Callable[[], float]], repeats: int, warmup: int = 1,
-               sync: Optional[Callable[[], None]] = None) -> Dict[str, List[float]]:
+               sync: Optional[Callable[[], None]] = None) -> 'BlockClock':
     """Run each block function in turn, ``repeats`` times (A B A B ...), after ``warmup``
-    untimed rounds; each returns how many samples it processed. Returns the samples/s of
-    every timed block, by name, in run order. ``sync`` (e.g. ``torch.cuda.synchronize``)
-    runs before each clock reading."""
+    untimed rounds; each returns how many samples it processed. Returns the :class:`BlockClock`
+    that timed them: samples/s (``rates``) and peak memory (``peak_mib``) of every timed block,
+    by name, in run order. ``sync`` (e.g. ``torch.cuda.synchronize``) runs before each clock
+    reading."""
     if repeats < 1:
         raise ValueError(f'repeats must be >= 1, got {repeats}')
-    sync = sync or (lambda: None)
     for _ in range(warmup):
         for fn in blocks.values():
             fn()
-    rates = {name: [] for name in blocks}
+    clock = BlockClock(sync)
     for _ in range(repeats):
         for name, fn in blocks.items():
-            sync()
-            t0 = time.perf_counter()
-            n = fn()
-            sync()
-            rates[name].append(n / (time.perf_counter() - t0))
-    return rates
+            clock.start()
+            clock.stop(name, fn(), 1)
+    return clock
 
 
 class BlockClock:

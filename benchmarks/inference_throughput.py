@@ -21,12 +21,11 @@ import glob
 import os.path as osp
 import statistics
 import sys
-import time
+from functools import partial
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-from benchmarks._common import (machine_line, memory_kind, pair_ratios, peak_memory_mib,  # noqa: E402
-                                quantile_summary, reset_peak_memory)
+from benchmarks._common import interleave, machine_line, memory_kind, pair_ratios, quantile_summary  # noqa: E402
 CONFIG = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
 
 
@@ -58,6 +57,12 @@ def run_plain(ner, posts, batch_size):
             ner.model.test_step(pseudo_collate(items))
 
 
+def posts_done(fn, ner, posts, batch_size) -> int:
+    """One timed block: ``fn`` over ``posts``; the number of posts, for the rate."""
+    fn(ner, posts, batch_size)
+    return len(posts)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--posts', type=int, default=64, help='posts per timed block')
@@ -78,19 +83,13 @@ def main():
         for batch_size in (1, 32):
             run_inferencer(ner, posts[:batch_size], batch_size)  # warm-up
             run_plain(ner, posts[:batch_size], batch_size)
-            times, peaks = dict(inferencer=[], plain=[]), dict(inferencer=[], plain=[])
-            for _ in range(args.repeats):
-                for method, fn in (('inferencer', run_inferencer), ('plain', run_plain)):
-                    reset_peak_memory()
-                    t0 = time.perf_counter()
-                    fn(ner, posts, batch_size)
-                    times[method].append(time.perf_counter() - t0)
-                    peaks[method].append(peak_memory_mib())
-            rate = {m: sorted(len(posts) / t for t in ts) for m, ts in times.items()}
+            clock = interleave({m: partial(posts_done, fn, ner, posts, batch_size)
+                                for m, fn in (('inferencer', run_inferencer), ('plain', run_plain))},
+                               repeats=args.repeats, warmup=0)  # the warm-up above
+            rate = {m: sorted(r) for m, r in clock.rates.items()}
             inf, plain = statistics.median(rate['inferencer']), statistics.median(rate['plain'])
-            ratio = quantile_summary(pair_ratios([len(posts) / t for t in times['inferencer']],
-                                                 [len(posts) / t for t in times['plain']]))
-            peak = {m: statistics.median(v) for m, v in peaks.items()}
+            ratio = quantile_summary(pair_ratios(clock.rates['inferencer'], clock.rates['plain']))
+            peak = {m: statistics.median(v) for m, v in clock.peak_mib.items()}
             rows.append((name, batch_size, inf, plain, rate, ratio, peak))
             print(f'{name}, batch {batch_size}: inferencer {inf:.1f} posts/s, plain loop {plain:.1f} posts/s',
                   flush=True)

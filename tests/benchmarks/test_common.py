@@ -31,9 +31,11 @@ def test_ratio_is_taken_per_block_pair():
 def test_interleave_alternates_blocks_after_warmup():
     order = []
     blocks = {'A': lambda: order.append('A') or 10, 'B': lambda: order.append('B') or 5}
-    rates = c.interleave(blocks, repeats=3, warmup=1)
+    clock = c.interleave(blocks, repeats=3, warmup=1)
+    rates = clock.rates
     assert order == ['A', 'B'] * 4  # one untimed round, then A B A B A B
     assert set(rates) == {'A', 'B'} and all(len(v) == 3 and all(r > 0 for r in v) for v in rates.values())
+    assert all(len(v) == 3 for v in clock.peak_mib.values())
     with pytest.raises(ValueError, match='repeats'):
         c.interleave(blocks, repeats=0)
 

@@ -121,3 +121,23 @@ def load_pretrained_model(auto_cls, name_or_path: str, **kwargs):
 def load_config(name_or_path: str):
     from transformers import AutoConfig
     return load_pretrained_model(AutoConfig, name_or_path)
+
+
+def random_init_config(random_init: str, where: str):
+    """``'BertConfig'`` → ``transformers.BertConfig()``: a config class's defaults."""
+    import transformers
+    cls = getattr(transformers, random_init, None)
+    if not (isinstance(cls, type) and issubclass(cls, transformers.PretrainedConfig)):
+        raise ValueError(f'{where}.random_init={random_init!r} is not a transformers config class '
+                         "(e.g. 'BertConfig', 'ViTConfig')")
+    return cls()
+
+
+def warn_random_init(where: str, name_or_path, random_init, model) -> None:
+    """Says loudly that an encoder has random weights."""
+    c = model.config
+    arch = f'{random_init}()' if isinstance(random_init, str) else f'the architecture of {name_or_path}'
+    MMLogger.get_current_instance().warning(
+        f'{where}: RANDOM WEIGHTS ({arch}: {type(model).__name__}, {c.num_hidden_layers} layers, '
+        f'hidden {c.hidden_size}, {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters); '
+        'no pretrained weights loaded: for throughput and memory measurements only')

@@ -3,11 +3,10 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 
 from pmu.registry import MODELS
-from pmu.utils import build_tokenizer, load_config, load_pretrained_model
+from pmu.utils.hf import build_tokenizer, load_config, load_pretrained_model, random_init_config, warn_random_init
 
 _POOLER_MODELS = ('bert', 'roberta', 'xlm-roberta')
 # Families whose layers have BERT's module layout (attention.self.query/key/value,
@@ -61,13 +60,12 @@ class HFTextEncoder(BaseModule):
         # The pooler is unused here; leaving it out keeps DDP from waiting on
         # parameters that never get gradients.
         kwargs = dict(add_pooling_layer=False) if config.model_type in _POOLER_MODELS else {}
-        if random_init:
-            self.model = AutoModel.from_config(config, **kwargs)
-            warn_random_init('text_encoder', name_or_path, random_init, self.model)
-        elif pretrained:
+        if pretrained and not random_init:
             self.model = load_pretrained_model(AutoModel, name_or_path, config=config, **kwargs)
         else:
             self.model = AutoModel.from_config(config, **kwargs)
+        if random_init:
+            warn_random_init('text_encoder', name_or_path, random_init, self.model)
         self.tokenizer = build_tokenizer(name_or_path, extra_special_tokens)
         if isinstance(random_init, str) and self.tokenizer.vocab_size > config.vocab_size:
             raise ValueError(
@@ -135,26 +133,6 @@ class HFTextEncoder(BaseModule):
         if not self.layer_access:
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return self.encode_layers(self.embed(input_ids), attention_mask)
-
-
-def random_init_config(random_init: str, where: str):
-    """``'BertConfig'`` → ``transformers.BertConfig()``: a config class's defaults."""
-    import transformers
-    cls = getattr(transformers, random_init, None)
-    if not (isinstance(cls, type) and issubclass(cls, transformers.PretrainedConfig)):
-        raise ValueError(f'{where}.random_init={random_init!r} is not a transformers config class '
-                         "(e.g. 'BertConfig', 'ViTConfig')")
-    return cls()
-
-
-def warn_random_init(where: str, name_or_path, random_init, model) -> None:
-    """Says loudly that an encoder has random weights."""
-    c = model.config
-    arch = f'{random_init}()' if isinstance(random_init, str) else f'the architecture of {name_or_path}'
-    MMLogger.get_current_instance().warning(
-        f'{where}: RANDOM WEIGHTS ({arch}: {type(model).__name__}, {c.num_hidden_layers} layers, '
-        f'hidden {c.hidden_size}, {sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters); '
-        'no pretrained weights loaded: for throughput and memory measurements only')
 
 
 def bert_layer_forward(layer, hidden: torch.Tensor, keep: torch.Tensor, prefix=None) -> torch.Tensor:

@@ -6,7 +6,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from pmu.registry import MODELS
-from pmu.utils import load_config, load_pretrained_model, resolve_packaged_path
+from pmu.utils import resolve_packaged_path
+from pmu.utils.hf import load_config, load_pretrained_model, random_init_config, warn_random_init
 
 
 @MODELS.register_module()
@@ -89,8 +90,6 @@ class HFVisionEncoder(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg)
         from transformers import AutoModel, CLIPVisionModel
-
-        from .text import random_init_config, warn_random_init
         if isinstance(random_init, str):
             config = random_init_config(random_init, 'visual_encoder')
         elif name_or_path is None:

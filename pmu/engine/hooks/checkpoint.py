@@ -42,8 +42,9 @@ class CheckpointHook(_MMEngineCheckpointHook):
 
     def _save_checkpoint_with_step(self, runner, step, meta):
         stale = None
+        # MMEngine writes a checkpoint again after validation when the best score changed
         again = bool(self.last_ckpt) and osp.basename(self.last_ckpt) == self.filename_tmpl.format(step)
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+        if self.max_keep_ckpts > 0 and not again:
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
                 stale = self.keep_ckpt_ids.popleft()  # removed once the new one is on disk
             self.keep_ckpt_ids.append(step)
@@ -67,9 +68,9 @@ class CheckpointHook(_MMEngineCheckpointHook):
             return
         with open(osp.join(runner.work_dir, 'last_checkpoint'), 'w') as f:
             f.write(self.last_ckpt)
-        what = ('weights only, the run is finished (default_hooks.checkpoint.final_optimizer=True keeps the '
-                'optimizer state)' if slim else 'with optimizer state' if self.save_optimizer else 'weights only')
-        if not again:  # not for MMEngine's second write of the same checkpoint (the best score in its message hub)
+        if not again:
+            what = ('weights only, the run is finished (default_hooks.checkpoint.final_optimizer=True keeps the '
+                    'optimizer state)' if slim else 'with optimizer state' if self.save_optimizer else 'weights only')
             print_log(f'{ckpt_filename}: {_megabytes(self.last_ckpt)}, {what}', logger='current')
         if stale is not None:
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(stale))

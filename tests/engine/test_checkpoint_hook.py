@@ -11,7 +11,7 @@ from mmengine.hooks import Hook
 from pmu.engine import load_checkpoint_file
 from pmu.registry import HOOKS
 from tests.conftest import REPO, train_keeping_log
-from tests.robustness.conftest import TEXT_CFG, TINY, run_tool
+from tests.robustness.conftest import TEXT_CFG, TINY, run_tool, tiny_options
 
 
 @HOOKS.register_module(force=True)
@@ -33,9 +33,7 @@ def _run_in_process(work_dir, extra=None):
     from mmengine.runner import Runner
 
     from pmu.apis.config import load_complete_config
-    options = dict(o.split('=', 1) for o in TINY)
-    options = {k: int(v) if v.isdigit() else {'True': True, 'False': False}.get(v, v) for k, v in options.items()}
-    options.update({'work_dir': str(work_dir), 'train_cfg.max_epochs': 3, **(extra or {})})
+    options = tiny_options(work_dir=str(work_dir), **{'train_cfg.max_epochs': 3, **(extra or {})})
     cfg = load_complete_config(osp.join(REPO, TEXT_CFG), options)
     cfg.custom_hooks = [*cfg.custom_hooks, dict(type='_CheckpointProbeHook')]
     runner = Runner.from_cfg(cfg)

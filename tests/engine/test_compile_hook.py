@@ -11,7 +11,7 @@ from mmengine.hooks import Hook
 
 from pmu.engine.hooks.compile import compile_methods
 from tests.conftest import REPO
-from tests.robustness.conftest import TEXT_CFG, TINY
+from tests.robustness.conftest import TEXT_CFG, tiny_options
 
 pytestmark = pytest.mark.slow
 needs_cxx = pytest.mark.skipif(not any(shutil.which(c) for c in ('g++', 'c++', 'clang++')),
@@ -24,10 +24,8 @@ def test_compiled_training_compiles_twice_then_reuses_its_graph(tmp_path):
     from torch._dynamo.utils import counters
 
     from pmu.apis.config import load_complete_config, prepare_train_config
-    options = dict(o.split('=', 1) for o in TINY)
-    options = {k: int(v) if v.isdigit() else {'True': True, 'False': False}.get(v, v) for k, v in options.items()}
-    options.update({'work_dir': str(tmp_path), 'train_cfg.max_epochs': 1, 'train_dataloader.dataset.indices': 24,
-                    'default_hooks.checkpoint': None})
+    options = tiny_options(work_dir=str(tmp_path), **{'train_cfg.max_epochs': 1, 'train_dataloader.dataset.indices': 24,
+                                                      'default_hooks.checkpoint': None})
     cfg = prepare_train_config(load_complete_config(osp.join(REPO, TEXT_CFG), options), compile=True)
     assert [h['type'] for h in cfg.custom_hooks].count('CompileModelHook') == 1
     torch._dynamo.reset()

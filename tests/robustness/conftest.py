@@ -22,6 +22,17 @@ TINY = [
 ] + ['default_hooks.logger.interval=1']
 
 
+def tiny_options(**extra) -> dict:
+    """``TINY`` as the typed dict ``--cfg-options`` makes of it (MMEngine's ``DictAction``, as the tools
+    parse it), updated with ``extra``: for runs built in-process."""
+    import argparse
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return {**parser.parse_args(['--cfg-options', *TINY]).cfg_options, **extra}
+
+
 def tool_env(**extra):
     """The environment of a tool subprocess: one thread (bitwise-repeatable on CPU), offline."""
     from pmu.utils import find_data_root

@@ -6,7 +6,4 @@ _base_ = [
     '../_base_/models/mre_promu.py', '../_base_/datasets/mnre.py',
     '../_base_/schedules/adamw_lin-warmup-decay_mre-cpu_2e.py', '../_base_/default_runtime.py'
 ]
-model = dict(
-    _base_.encoders.mpnet_effnet,
-    data_preprocessor=dict(pad_token_id=1),  # MPNet's <pad>
-    fusion=dict(num_layers=6))
+model = dict(_base_.encoders.mpnet_effnet, fusion=dict(num_layers=6))

@@ -22,10 +22,11 @@ encoders = dict(
     bert=dict(text_encoder=__bert),
     bert_vit=dict(text_encoder=__bert, visual_encoder=__vit),
     bert_vit_random=dict(text_encoder=__bert_random, visual_encoder=__vit_random),
-    mpnet=dict(text_encoder=__mpnet),
-    mpnet_effnet=dict(text_encoder=__mpnet, visual_encoder=__effnet))
+    # MPNet pads with id 1 (its <pad>), not 0
+    mpnet=dict(text_encoder=__mpnet, data_preprocessor=dict(pad_token_id=1)),
+    mpnet_effnet=dict(text_encoder=__mpnet, visual_encoder=__effnet, data_preprocessor=dict(pad_token_id=1)))
 
 model = dict(
-    # both visual encoders expect (x - 127.5) / 127.5; both text encoders pad with id 0
+    # both visual encoders expect (x - 127.5) / 127.5; both text encoders pad with id 0 (MPNet: 1)
     data_preprocessor=dict(type='MultimodalDataPreprocessor', pad_token_id=0, mean=[127.5] * 3, std=[127.5] * 3),
     **encoders['minilm_effnet'])

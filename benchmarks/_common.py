@@ -12,12 +12,14 @@ FLOPs of one training step (``torch.utils.flop_counter.FlopCounterMode``) and th
 utilisation on CUDA against the device's dense bf16 peak.
 """
 import os
+import os.path as osp
 import platform
 import resource
 import statistics
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # Dense bf16 tensor-core peaks (FLOP/s), from the vendors' data sheets (SXM parts).
 PEAK_BF16_FLOPS = {
     'H200': 989e12,
@@ -215,6 +217,15 @@ def apply_device_args(args) -> None:
         raise SystemExit('--device cuda: torch sees no CUDA device')
     if args.threads:
         torch.set_num_threads(args.threads)
+
+
+def base_random(cfg):
+    """The bert-vit config's model with random bert-base / ViT-B/16 weights, built offline."""
+    from mmengine.config import Config
+    enc = Config.fromfile(osp.join(REPO, 'configs/_base_/models/encoders.py')).encoders.bert_vit_random
+    cfg.model.text_encoder = enc.text_encoder
+    cfg.model.visual_encoder = enc.visual_encoder
+    return cfg
 
 
 def train_interleaved(cfg, args, block_iters: int, repeats: int, warmup: int, before_train=None) -> dict:

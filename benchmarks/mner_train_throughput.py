@@ -22,20 +22,12 @@ import tempfile
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-from benchmarks._common import add_device_args, apply_device_args, print_train_report, train_interleaved  # noqa: E402
+from benchmarks._common import (add_device_args, apply_device_args, base_random, print_train_report,  # noqa: E402
+                                train_interleaved)
 
 CONFIG = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
 BASE_CONFIG = osp.join(REPO, 'configs/mner/promu_bert-vit_twitter2017.py')
 GOAL = 0.95
-
-
-def base_random(cfg):
-    """The bert-vit config's model with random bert-base / ViT-B/16 weights, built offline."""
-    from mmengine.config import Config
-    enc = Config.fromfile(osp.join(REPO, 'configs/_base_/models/encoders.py')).encoders.bert_vit_random
-    cfg.model.text_encoder = enc.text_encoder
-    cfg.model.visual_encoder = enc.visual_encoder
-    return cfg
 
 
 def build(args, tmp):

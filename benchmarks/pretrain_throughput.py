@@ -23,7 +23,8 @@ import tempfile
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-from benchmarks._common import add_device_args, apply_device_args, print_train_report, train_interleaved  # noqa: E402
+from benchmarks._common import (add_device_args, apply_device_args, base_random, print_train_report,  # noqa: E402
+                                train_interleaved)
 
 CONFIG = osp.join(REPO, 'configs/pretrain/promu_minilm-effnet_coco-mini.py')
 BASE_CONFIG = osp.join(REPO, 'configs/pretrain/promu_bert-vit_coco-mini.py')
@@ -72,7 +73,6 @@ def main():
     config = args.config or (BASE_CONFIG if args.base else CONFIG)
     cfg = Config.fromfile(config)
     if args.base:
-        from benchmarks.mner_train_throughput import base_random
         base_random(cfg)
     opts = {'train_dataloader.batch_size': args.batch_size,
             'model.entity_vocab': osp.join(args.cache_dir, 'entity_vocab.txt'),

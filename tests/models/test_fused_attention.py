@@ -14,6 +14,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
+from benchmarks._common import base_random
 from pmu.apis.config import complete_config
 from pmu.registry import MODELS
 from tests.conftest import REPO
@@ -60,11 +61,7 @@ CASES = {
 def test_every_attention_is_fused(case, tweet_image):
     path, at_least, gate_softmax = CASES[case]
     cfg = Config.fromfile(osp.join(REPO, path))
-    if case == 'base':
-        enc = Config.fromfile(osp.join(REPO, 'configs/_base_/models/encoders.py')).encoders.bert_vit_random
-        cfg.model.text_encoder = enc.text_encoder
-        cfg.model.visual_encoder = enc.visual_encoder
-    cfg = complete_config(cfg)
+    cfg = complete_config(base_random(cfg) if case == 'base' else cfg)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).train()
     if case == 'base':

@@ -6,6 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
+from benchmarks._common import base_random
 from pmu.apis.config import complete_config
 from pmu.registry import MODELS
 from tests.conftest import MINILM, REPO
@@ -17,11 +18,7 @@ BASE = osp.join(REPO, 'configs/mner/promu_bert-vit_twitter2017.py')
 def test_base_promu_mner_random_init_forward_backward(tweet_image, mmlog):
     """The bert-vit PROMU MNER model (bert-base + ViT-B/16, 6 fused layers) with random weights:
     one training forward/backward through the real pipeline, text and image."""
-    cfg = Config.fromfile(BASE)
-    enc = Config.fromfile(osp.join(REPO, 'configs/_base_/models/encoders.py')).encoders.bert_vit_random
-    cfg.model.text_encoder = enc.text_encoder
-    cfg.model.visual_encoder = enc.visual_encoder
-    cfg = complete_config(cfg)
+    cfg = complete_config(base_random(Config.fromfile(BASE)))  # what the benchmarks' --base builds
     # the pipeline's tokenizer follows the text encoder: MiniLM's, bert-base-uncased's vocabulary
     assert cfg.train_dataloader.dataset.pipeline[-2].tokenizer == MINILM
     torch.manual_seed(0)

@@ -61,7 +61,9 @@ LOG_PROCESSORS = Registry(
 
 # Roots of pmu's own: object detectors that produce pseudo-label boxes, candidate
 # entity finders that list the phrases of a caption that may name something in
-# its image, and prompt template sets.
+# its image, prompt template sets, and caption sources.
 DETECTORS = Registry('detector', locations=['pmu.pseudo_labels'])
 ENTITY_FINDERS = Registry('entity finder', locations=['pmu.pseudo_labels'])
 PROMPTS = Registry('prompt template set', locations=['pmu.pseudo_labels'])
+# Sources of image-derived text: captions of the posts' images, keyed by image file name.
+CAPTIONS = Registry('caption source', locations=['pmu.datasets'])

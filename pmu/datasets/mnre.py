@@ -22,9 +22,10 @@ from mmengine.logging import MMLogger
 from pmu.registry import DATASETS
 from pmu.utils import find_data_root
 from pmu.utils.paths import path_inside
+from .captions import attach_captions
 from .image_check import mark_images
 from .transforms.markers import count_cropped_instances
-from .truncation import count_truncated_entities, log_truncation
+from .truncation import count_caption_segments, count_truncated_entities, log_caption_segments, log_truncation
 from .twitter import DataFormatError, utf8_lines
 
 
@@ -130,6 +131,9 @@ class MNREDataset(BaseDataset):
             folder (``../val/x.jpg``, an absolute path, a link pointing out).
             Default ``False``: such an ``img_id`` stops loading with an error
             naming file and line, so no other split's image or system file is read.
+        captions: a caption source of the split's images, e.g.
+            ``dict(type='CaptionFile', path='captions/mnre_blip_val.txt')``
+            (:mod:`pmu.datasets.captions`), keyed by ``img_id``. ``None``: no captions.
     """
 
     def __init__(self,
@@ -138,8 +142,10 @@ class MNREDataset(BaseDataset):
                  data_root: Optional[str] = None,
                  data_prefix: dict = dict(img_path=''),
                  allow_outside_images: bool = False,
+                 captions: Optional[dict] = None,
                  **kwargs):
         self.allow_outside_images = allow_outside_images
+        self.captions = captions
         data_root = find_data_root(data_root)
         self.rel2id_file = rel2id_file if osp.isabs(rel2id_file) else osp.join(
             data_root, rel2id_file)
@@ -177,8 +183,11 @@ class MNREDataset(BaseDataset):
                     f'(most frequent: {counts.most_common(3)})'
                     + (f'; relations that never occur: {absent}' if absent else ''))
         mark_images(data_list, logger, name)
+        attach_captions(data_list, self.captions, self.data_root, logger, name, lambda info: info['img_id'])
         # cropping is counted below, with the markers in place; here only the words with no sub-word
         log_truncation(count_truncated_entities(data_list, self.pipeline)._replace(sentences=0), logger, name)
+        if self.captions is not None:
+            log_caption_segments(count_caption_segments(data_list, self.pipeline), logger, name)
         n_cropped, n_lost = count_cropped_instances(data_list, self.pipeline)
         if n_cropped:
             logger.warning(

@@ -1,4 +1,5 @@
 """Counting what sub-word truncation cuts off, so nothing is dropped silently."""
+from collections import Counter
 from typing import NamedTuple
 
 from pmu.structures import entity_spans
@@ -61,3 +62,32 @@ def log_truncation(counts: TruncationCounts, logger, name: str) -> None:
                 if counts.unk_empty_words else 'they are predicted O and still scored (unk_empty_words=False)')
         logger.warning(f'{name}: {counts.empty_words} words in {counts.empty_sentences} sentences map to no '
                        f'sub-word; {fate}')
+
+
+def count_caption_segments(data_list, pipeline) -> Counter:
+    """How each sample's caption fares in the pipeline's :class:`TokenizeWords` (``'whole'``,
+    ``'cut'``, ``'dropped'``, ``'none'``), after its :class:`InsertEntityMarkers` where it has one, so
+    the counts match what training and evaluation see."""
+    from .transforms import InsertEntityMarkers, TokenizeWords
+    transforms = getattr(pipeline, 'transforms', [])
+    tok = next((t for t in transforms if isinstance(t, TokenizeWords)), None)
+    marker = next((t for t in transforms if isinstance(t, InsertEntityMarkers)), None)
+    counts = Counter()
+    if tok is None:
+        return counts
+    for info in data_list:
+        words = info['words']
+        if marker is not None:
+            words = marker(dict(words=words, head=info['head'], tail=info['tail']))['words']
+        counts[tok.encode_with_caption(words, info.get('image_caption'))[2]] += 1
+    return counts
+
+
+def log_caption_segments(counts: Counter, logger, name: str) -> None:
+    """One line: captions encoded whole, cut to fit ``max_length``, dropped (the post left no room)."""
+    with_caption = counts['whole'] + counts['cut'] + counts['dropped']
+    if not with_caption:
+        return
+    line = (f'{name}: caption segment of {with_caption} samples: {counts["whole"]} whole, {counts["cut"]} cut to '
+            f'fit max_length, {counts["dropped"]} dropped (the post leaves no room)')
+    (logger.warning if counts['cut'] + counts['dropped'] else logger.info)(line)

@@ -5,8 +5,7 @@ A file is a sequence of tweets separated by blank lines; each tweet starts with
 per token.
 """
 import os.path as osp
-from collections import Counter
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
@@ -14,12 +13,10 @@ from mmengine.logging import MMLogger
 from pmu.registry import DATASETS
 from pmu.utils import find_data_root
 from pmu.utils.paths import path_inside
+from .captions import attach_captions
 from .image_check import mark_images
-from .truncation import count_truncated_entities, log_truncation
-
-
-class DataFormatError(ValueError):
-    """A data file that cannot be read as documented; names file and line."""
+from .text_files import DataFormatError, utf8_lines
+from .truncation import count_caption_segments, count_truncated_entities, log_caption_segments, log_truncation
 
 
 def bio_tags(entity_types: Sequence[str]) -> List[str]:
@@ -28,20 +25,6 @@ def bio_tags(entity_types: Sequence[str]) -> List[str]:
     for t in entity_types:
         tags += [f'B-{t}', f'I-{t}']
     return tags
-
-
-def utf8_lines(path: str) -> Iterator[Tuple[int, str]]:
-    """``(line_no, line)`` of a text file, decoded as UTF-8 line by line (a BOM at the start is
-    dropped); a line that is not UTF-8 raises :class:`DataFormatError` naming ``file:line``."""
-    with open(path, 'rb') as f:
-        for line_no, raw in enumerate(f, 1):
-            try:
-                line = raw.decode('utf-8-sig' if line_no == 1 else 'utf-8')
-            except UnicodeDecodeError as e:
-                raise DataFormatError(
-                    f'{path}:{line_no}: not UTF-8 (byte {raw[e.start:e.start + 1]!r} at column {e.start + 1}: '
-                    f'{e.reason}); convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8') from None
-            yield line_no, line
 
 
 def read_conll(path: str, tag_column: Optional[int] = None):
@@ -131,6 +114,10 @@ class TwitterNERDataset(BaseDataset):
             Default ``False``: such an ``IMGID`` stops loading with an error
             naming file and line, so no file elsewhere (another split's image,
             a system file) is read.
+        captions: a caption source, e.g. ``dict(type='CaptionFile',
+            path='captions/twitter2017_blip2.txt')`` (:mod:`pmu.datasets.captions`):
+            each tweet's ``caption`` is the one of ``<IMGID><img_suffix>``, which
+            ``TokenizeWords`` encodes as a second segment. ``None`` (default): no captions.
     """
 
     def __init__(self,
@@ -142,6 +129,7 @@ class TwitterNERDataset(BaseDataset):
                  img_suffix: str = '.jpg',
                  tag_column: Optional[int] = None,
                  allow_outside_images: bool = False,
+                 captions: Optional[dict] = None,
                  **kwargs):
         if orphan_i not in ('repair', 'keep', 'error'):
             raise ValueError(f"orphan_i must be 'repair', 'keep' or 'error', got {orphan_i!r}")
@@ -150,6 +138,7 @@ class TwitterNERDataset(BaseDataset):
         self.img_suffix = img_suffix
         self.tag_column = tag_column
         self.allow_outside_images = allow_outside_images
+        self.captions = captions
         super().__init__(
             ann_file=ann_file,
             data_root=find_data_root(data_root),
@@ -210,5 +199,9 @@ class TwitterNERDataset(BaseDataset):
             logger.info(f'{name}: repaired {repaired} orphan I- tags to B- '
                         "(orphan_i='repair')")
         mark_images(data_list, logger, name)
+        attach_captions(data_list, self.captions, self.data_root, logger, name,
+                        lambda info: info['img_id'] and info['img_id'] + self.img_suffix)
         log_truncation(count_truncated_entities(data_list, self.pipeline), logger, name)
+        if self.captions is not None:
+            log_caption_segments(count_caption_segments(data_list, self.pipeline), logger, name)
         return data_list

@@ -22,8 +22,11 @@ relations = [
     '/per/misc/nationality', '/misc/misc/part_of', '/misc/loc/held_on'
 ]
 
-# Head and tail markers: special tokens of the tokenizer (the embeddings are resized).
-entity_markers = ('<s>', '</s>', '<o>', '</o>')
+# Head open/close and tail open/close markers: new special tokens of the tokenizer (the embeddings
+# are resized by 4). They must be strings the tokenizer does not know: pmu.utils.build_tokenizer
+# refuses a special token or vocabulary entry (the former '<s>', '</s>' are MPNet's [CLS] and
+# separator). pmu.datasets.transforms.ENTITY_MARKERS is the same tuple.
+entity_markers = ('<e1>', '</e1>', '<e2>', '</e2>')
 train_pipeline = [
     dict(type='LoadImage', size=image_size),
     # a post longer than max_length is cut to a window around the entities
@@ -33,7 +36,7 @@ train_pipeline = [
         type='PackMultimodalInputs',
         meta_keys=('sample_idx', 'img_id', 'img_path', 'has_image', 'tokens', 'words',
                    'word_ids', 'head_marker', 'tail_marker', 'head_name', 'tail_name',
-                   'num_cropped_words', 'ori_shape')),
+                   'image_caption', 'caption_status', 'num_cropped_words', 'ori_shape')),
 ]
 test_pipeline = train_pipeline
 

@@ -9,8 +9,10 @@ from pmu.structures import PMUDataSample
 class PackMultimodalInputs:
     """Pack a sample into ``dict(inputs=..., data_samples=PMUDataSample)``.
 
-    ``inputs`` holds ``input_ids`` (LongTensor) and ``img`` (uint8 CHW tensor,
-    or ``None`` when the sample has no image).
+    ``inputs`` holds ``input_ids`` (LongTensor), ``token_type_ids`` (LongTensor
+    when the sample has a caption segment for a model with segment embeddings,
+    else ``None``) and ``img`` (uint8 CHW tensor, or ``None`` when the sample
+    has no image).
 
     Args:
         meta_keys: copied into the data sample's metainfo.
@@ -19,7 +21,7 @@ class PackMultimodalInputs:
 
     def __init__(self,
                  meta_keys=('sample_idx', 'img_id', 'img_path', 'has_image', 'words',
-                            'word_ids', 'ori_shape'),
+                            'word_ids', 'ori_shape', 'image_caption', 'caption_status'),
                  data_keys=('gt_tags', 'head', 'tail', 'gt_relation')):
         self.meta_keys = meta_keys
         self.data_keys = data_keys
@@ -28,8 +30,10 @@ class PackMultimodalInputs:
         img = results.get('img')
         if img is not None:
             img = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        types = results.get('token_type_ids')
         inputs = dict(
-            input_ids=torch.tensor(results['input_ids'], dtype=torch.long), img=img)
+            input_ids=torch.tensor(results['input_ids'], dtype=torch.long), img=img,
+            token_type_ids=None if types is None else torch.tensor(types, dtype=torch.long))
         sample = PMUDataSample(
             metainfo={k: results[k]
                       for k in self.meta_keys if k in results})

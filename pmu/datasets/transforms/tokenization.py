@@ -14,6 +14,10 @@ def first_subword_index(word_ids: Sequence[Optional[int]], num_words: int) -> Li
     return first
 
 
+# What happened to a sample's caption segment (``results['caption_status']``).
+CAPTION_NONE, CAPTION_WHOLE, CAPTION_CUT, CAPTION_DROPPED = 'none', 'whole', 'cut', 'dropped'
+
+
 @TRANSFORMS.register_module()
 class TokenizeWords:
     """Tokenise ``results['words']`` into sub-words, keeping word alignment.
@@ -27,6 +31,17 @@ class TokenizeWords:
     given the tokenizer's unknown token instead, so it has a position and gets
     a prediction; the dataset counts such words in its log.
 
+    **Captions.** When ``results['image_caption']`` is a non-empty string (a dataset
+    with a caption source sets it, :mod:`pmu.datasets.captions`) and
+    ``use_caption`` is on, the caption is the tokenizer's second segment, in
+    its own pair encoding (BERT: ``[CLS] post [SEP] caption [SEP]`` with
+    ``token_type_ids`` 1 on the caption; MPNet: ``<s> post </s></s> caption
+    </s>``). ``word_ids`` point into the post only, so tags, the CRF and entity
+    markers never see the caption. The post comes first: the caption is cut
+    to the sub-words the post leaves free, and dropped when the post leaves
+    none (``caption_status``: ``'whole'``, ``'cut'``, ``'dropped'``, or
+    ``'none'`` without a caption; the dataset counts them).
+
     Args:
         tokenizer: hub name, local folder or ``pkg:`` path of the encoder.
         max_length: sub-words per sample, special tokens included.
@@ -34,25 +49,27 @@ class TokenizeWords:
         unk_empty_words: give words with no sub-word the unknown token
             (default); ``False`` leaves them out of the input (``word_ids``
             ``-1``, predicted ``O`` and still scored).
+        use_caption: encode ``results['image_caption']`` when there is one (default).
     """
 
     def __init__(self,
                  tokenizer: str,
                  max_length: int = 128,
                  extra_special_tokens: Optional[Sequence[str]] = None,
-                 unk_empty_words: bool = True):
+                 unk_empty_words: bool = True,
+                 use_caption: bool = True):
         self.tokenizer_name = tokenizer
         self.max_length = max_length
         self.extra_special_tokens = tuple(extra_special_tokens or ())
         self.unk_empty_words = unk_empty_words
+        self.use_caption = use_caption
 
     @property
     def tokenizer(self):
         return build_tokenizer(self.tokenizer_name, self.extra_special_tokens)
 
-    def encode_words(self, words: Sequence[str]) -> Tuple[object, List[int]]:
-        """``(encoding, indices of the words that map to no sub-word)``; with ``unk_empty_words`` the
-        encoding has the unknown token in their place."""
+    def _post_words(self, words: Sequence[str]):
+        """``(encoding without truncation, the words to encode, indices of the words with no sub-word)``."""
         tok, words = self.tokenizer, list(words)
         full = tok(words, is_split_into_words=True, truncation=False)
         present = set(full.word_ids())
@@ -60,9 +77,34 @@ class TokenizeWords:
         if empty and self.unk_empty_words and tok.unk_token is not None:
             for i in empty:
                 words[i] = tok.unk_token
-        elif len(full['input_ids']) <= self.max_length:
+            full = None
+        return full, words, empty
+
+    def encode_words(self, words: Sequence[str]) -> Tuple[object, List[int]]:
+        """``(encoding, indices of the words that map to no sub-word)``; with ``unk_empty_words`` the
+        encoding has the unknown token in their place."""
+        full, words, empty = self._post_words(words)
+        if full is not None and len(full['input_ids']) <= self.max_length:
             return full, empty
-        return tok(words, is_split_into_words=True, truncation=True, max_length=self.max_length), empty
+        return self.tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.max_length), empty
+
+    def encode_with_caption(self, words: Sequence[str], caption: Optional[str]):
+        """``(encoding, words with no sub-word, caption status)``: the post, then the caption in
+        the sub-words the post leaves free (see the class docstring)."""
+        caption_words = caption.split() if (self.use_caption and isinstance(caption, str)) else []
+        if not caption_words:
+            return (*self.encode_words(words), CAPTION_NONE)
+        tok = self.tokenizer
+        full, post, empty = self._post_words(words)
+        post_len = (len(full['input_ids']) if full is not None else
+                    len(tok(post, is_split_into_words=True)['input_ids'])) - tok.num_special_tokens_to_add(False)
+        room = self.max_length - post_len - tok.num_special_tokens_to_add(True)
+        if room <= 0:
+            return (*self.encode_words(words), CAPTION_DROPPED)
+        enc = tok(post, caption_words, is_split_into_words=True, truncation='only_second',
+                  max_length=self.max_length)
+        caption_len = len(tok(caption_words, is_split_into_words=True, add_special_tokens=False)['input_ids'])
+        return enc, empty, CAPTION_CUT if caption_len > room else CAPTION_WHOLE
 
     def subword_counts(self, words: Sequence[str]) -> List[int]:
         """Sub-words of each word as this transform gives them, special tokens and truncation aside
@@ -81,11 +123,20 @@ class TokenizeWords:
         return self.encode_words(words)[0]
 
     def __call__(self, results: dict) -> dict:
-        enc = self.encode(results['words'])
+        enc, _, status = self.encode_with_caption(results['words'], results.get('image_caption'))
+        # the post is segment 0; a caption's sub-words have no word of the post
+        sequence = enc.sequence_ids()
+        word_ids = [w if s == 0 else None for w, s in zip(enc.word_ids(), sequence)]
         results['input_ids'] = enc['input_ids']
-        results['word_ids'] = first_subword_index(enc.word_ids(), len(results['words']))
+        results['word_ids'] = first_subword_index(word_ids, len(results['words']))
+        results['caption_status'] = status
+        if status in (CAPTION_WHOLE, CAPTION_CUT) and 'token_type_ids' in self.tokenizer.model_input_names:
+            results['token_type_ids'] = enc['token_type_ids']
+        else:
+            results.pop('token_type_ids', None)
         return results
 
     def __repr__(self):
         return (f'{type(self).__name__}(tokenizer={self.tokenizer_name!r}, '
-                f'max_length={self.max_length}, unk_empty_words={self.unk_empty_words})')
+                f'max_length={self.max_length}, unk_empty_words={self.unk_empty_words}, '
+                f'use_caption={self.use_caption})')

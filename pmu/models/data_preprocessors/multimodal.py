@@ -15,6 +15,9 @@ class MultimodalDataPreprocessor(BaseDataPreprocessor):
         ``images``: ``[N, 3, H, W]`` float, only for the ``N`` samples that have
         an image (``None`` when no sample of the batch has one).
         ``has_image``: ``[B]`` bool, which samples those are.
+        ``token_type_ids``: ``[B, L]``, the segment of each sub-word (1 on a
+        caption segment, 0 elsewhere and on padding), or ``None`` when no
+        sample of the batch has one.
 
     Args:
         pad_token_id: the tokenizer's pad id (0 for BERT vocabularies).
@@ -43,11 +46,19 @@ class MultimodalDataPreprocessor(BaseDataPreprocessor):
         images: Optional[torch.Tensor] = None
         if has_image.any():
             images = torch.stack([im for im in imgs if im is not None])
+        types = inputs.get('token_type_ids') or [None] * len(ids)
+        token_type_ids: Optional[torch.Tensor] = None
+        if any(t is not None for t in types):
+            token_type_ids = torch.zeros_like(input_ids)
+            for b, t in enumerate(types):
+                if t is not None:
+                    token_type_ids[b, :len(t)] = t
         out = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
             has_image=has_image,
-            images=images)
+            images=images,
+            token_type_ids=token_type_ids)
         out = self.cast_data(out)
         if out['images'] is not None:
             out['images'] = (out['images'].float() - self.mean) / self.std

@@ -95,10 +95,22 @@ class HFTextEncoder(BaseModule):
                 'fusions that enter the text encoder (SingleStreamFusion, HVPNetFusion) support '
                 f'{", ".join(_BERT_LAYOUT + _MPNET_LAYOUT)} models')
 
-    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """``[B, L]`` ids → ``[B, L, D]`` input embeddings (word + position + type, LayerNorm)."""
+    def embed(self, input_ids: torch.Tensor, token_type_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``[B, L]`` ids → ``[B, L, D]`` input embeddings (word + position + type, LayerNorm).
+
+        ``token_type_ids [B, L]``: the segment of each sub-word (0 the post, 1 a second segment such
+        as the image's caption), for models with segment embeddings (BERT, MiniLM); ``None`` is all
+        zeros. Models without them (MPNet, RoBERTa's single type) ignore it.
+        """
         self._require_layer_access()
-        return self.model.embeddings(input_ids=input_ids)
+        if token_type_ids is None or not self.has_token_types:
+            return self.model.embeddings(input_ids=input_ids)
+        return self.model.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+
+    @property
+    def has_token_types(self) -> bool:
+        """Whether the model has a second segment embedding (``type_vocab_size`` ≥ 2)."""
+        return getattr(self.model.config, 'type_vocab_size', 0) >= 2 and not self.is_mpnet
 
     def encode_layers(self,
                       hidden: torch.Tensor,
@@ -128,11 +140,13 @@ class HFTextEncoder(BaseModule):
                 hidden = bert_layer_forward(layers[i], hidden, keep, prefix)
         return hidden
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``[B, L]`` ids → ``[B, L, D]`` contextual states."""
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``[B, L]`` ids → ``[B, L, D]`` contextual states (``token_type_ids`` as :meth:`embed`)."""
         if not self.layer_access:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.encode_layers(self.embed(input_ids), attention_mask)
+            kwargs = dict(token_type_ids=token_type_ids) if token_type_ids is not None else {}
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        return self.encode_layers(self.embed(input_ids, token_type_ids), attention_mask)
 
 
 def bert_layer_forward(layer, hidden: torch.Tensor, keep: torch.Tensor, prefix=None) -> torch.Tensor:

@@ -47,8 +47,9 @@ class BaseFusion(BaseModule):
     to another (BLAS rounding).
     """
 
-    def encode_text(self, text_encoder, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return text_encoder(input_ids, attention_mask)
+    def encode_text(self, text_encoder, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return text_encoder(input_ids, attention_mask, token_type_ids)
 
     def fuse(self,
              text_encoder,
@@ -63,9 +64,11 @@ class BaseFusion(BaseModule):
                 input_ids: torch.Tensor,
                 attention_mask: torch.Tensor,
                 visual: Optional[torch.Tensor] = None,
-                has_image: Optional[torch.Tensor] = None) -> FusionOutput:
-        """``input_ids/attention_mask [B, L]``, ``visual [B, T, C]`` or ``None``, ``has_image [B]``."""
-        states = self.encode_text(text_encoder, input_ids, attention_mask)
+                has_image: Optional[torch.Tensor] = None,
+                token_type_ids: Optional[torch.Tensor] = None) -> FusionOutput:
+        """``input_ids/attention_mask [B, L]``, ``visual [B, T, C]`` or ``None``, ``has_image [B]``,
+        ``token_type_ids [B, L]`` or ``None`` (the segment of each sub-word: 1 for a caption segment)."""
+        states = self.encode_text(text_encoder, input_ids, attention_mask, token_type_ids)
         return self.fuse(text_encoder, states, attention_mask, visual, has_image)
 
 

@@ -136,9 +136,9 @@ class HVPNetFusion(BaseFusion):
             prefixes.append((key, value, mask))
         return prefixes
 
-    def encode_text(self, text_encoder, input_ids, attention_mask):
+    def encode_text(self, text_encoder, input_ids, attention_mask, token_type_ids=None):
         # the prefixes enter from the first layer on: only the embeddings are image-independent
-        return text_encoder.embed(input_ids)
+        return text_encoder.embed(input_ids, token_type_ids)
 
     def fuse(self, text_encoder, text_states, attention_mask, visual=None, has_image=None) -> FusionOutput:
         B = text_states.shape[0]

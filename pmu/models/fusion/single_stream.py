@@ -21,6 +21,11 @@ class SingleStreamFusion(BaseFusion):
     out too: PROMU's object-entity (COE) and image-relation (CIR) alignment
     pool them, so those losses train the fusion layers and the text encoder.
 
+    The visual tokens have no position (no position embedding, and for MPNet
+    a relative position bias that does not depend on the text's padding, see
+    :func:`~pmu.models.encoders.text.mpnet_position_bias`): a post and its
+    image get the same states whatever the batch's longest post (tested).
+
     Samples without an image run the upper layers over their text alone, which
     is the text encoder's own forward pass: no visual input reaches them,
     whatever else the batch holds (tested; :class:`BaseFusion` on exactness).
@@ -49,8 +54,9 @@ class SingleStreamFusion(BaseFusion):
         # tells the shared layers which tokens are visual (BERT's token types are text-only)
         self.visual_type = nn.Parameter(torch.zeros(hidden))
 
-    def encode_text(self, text_encoder, input_ids, attention_mask):
-        return text_encoder.encode_layers(text_encoder.embed(input_ids), attention_mask, 0, self.split)
+    def encode_text(self, text_encoder, input_ids, attention_mask, token_type_ids=None):
+        return text_encoder.encode_layers(text_encoder.embed(input_ids, token_type_ids), attention_mask, 0,
+                                          self.split)
 
     def fuse(self, text_encoder, text_states, attention_mask, visual=None, has_image=None) -> FusionOutput:
         B, L, _ = text_states.shape
@@ -62,6 +68,7 @@ class SingleStreamFusion(BaseFusion):
         tokens = self.visual_proj(visual[with_img]) + self.visual_type  # [n, T, D]
         joint = torch.cat([text_states[with_img], tokens.to(text_states.dtype)], 1)
         joint_mask = torch.cat([attention_mask[with_img].bool(), attention_mask.new_ones(tokens.shape[:2]).bool()], 1)
+        # the visual tokens have no position: MPNet's relative bias must not see the text's padding
         joint = text_encoder.encode_layers(joint, joint_mask, self.split)
         text = scatter_rows(joint[:, :L], with_img, B)
         if len(without):

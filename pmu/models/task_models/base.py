@@ -54,4 +54,4 @@ class MultimodalTaskModel(ThreeModeModel):
             visual = feats.new_zeros((len(has_image), ) + feats.shape[1:])
             visual[has_image] = feats
         return self.fusion(self.text_encoder, inputs['input_ids'], inputs['attention_mask'], visual,
-                           has_image).text
+                           has_image, inputs.get('token_type_ids')).text

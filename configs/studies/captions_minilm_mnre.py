@@ -9,4 +9,5 @@ reference = 'textonly'
 seeds = [0]
 rows = [dict(name='textonly', config='configs/mre/textonly_minilm_mnre.py')] + [
     dict(name=f'textonly_cap-{c}', config=f'configs/mre/textonly_minilm_mnre_cap-{c}.py')
-    for c in ('blip', 'instructblip', 'cogvlm', 'llavanext', 'minicpm')]
+    # a short caption (BLIP) and a paragraph (CogVLM) first: a study cut short has both kinds
+    for c in ('blip', 'cogvlm', 'instructblip', 'minicpm', 'llavanext')]

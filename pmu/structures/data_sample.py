@@ -19,7 +19,7 @@ class PMUDataSample(BaseDataElement):
     Metainfo, MNER / MRE:
         ``img_id`` (str): the dataset's image id. MRE only: ``tokens``
         (list[str], the post as given), ``head_name``/``tail_name`` (str),
-        ``head_marker``/``tail_marker`` (int: word index of ``<s>``/``<o>``),
+        ``head_marker``/``tail_marker`` (int: word index of ``<e1>``/``<e2>``),
         ``num_cropped_words`` (int: words outside the window kept around the
         entities).
     Metainfo, pre-training:

@@ -21,8 +21,9 @@ def _not_available(name_or_path: str, err: Exception) -> OSError:
 
 
 @lru_cache(maxsize=8)
-def _load_tokenizer(path: str, extra_special_tokens: Tuple[str, ...]):
+def _load_tokenizer(path: str, extra_special_tokens: Tuple[str, ...], name: Optional[str] = None):
     from transformers import AutoTokenizer
+    name = name or path
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, use_fast=True)
     except (OSError, ValueError) as e:
@@ -31,14 +32,57 @@ def _load_tokenizer(path: str, extra_special_tokens: Tuple[str, ...]):
         raise ValueError(f"'{path}' has no fast tokenizer; pmu needs one for "
                          'word-to-sub-word alignment (word_ids()).')
     if extra_special_tokens:
+        check_new_tokens(tokenizer, extra_special_tokens, name)
+        size = len(tokenizer)
         tokenizer.add_special_tokens(
             {'additional_special_tokens': list(extra_special_tokens)})
+        ids = tokenizer.convert_tokens_to_ids(list(extra_special_tokens))
+        if len(tokenizer) != size + len(extra_special_tokens) or ids != list(range(size, len(tokenizer))):
+            raise RuntimeError(f'adding {list(extra_special_tokens)} to the tokenizer of {name!r} gave '
+                               f'ids {ids} (vocabulary {size} -> {len(tokenizer)}), not one new id each')
     return tokenizer
+
+
+def check_new_tokens(tokenizer, tokens: Sequence[str], name: str = '') -> None:
+    """Refuses ``tokens`` (extra special tokens, e.g. MRE's entity markers) unless each is new to ``tokenizer``.
+
+    A token that is already one of the tokenizer's special tokens or a vocabulary entry would not be
+    added: it would keep the existing id and meaning. MPNet's ``<s>`` and ``</s>`` are its ``[CLS]``
+    and separator, so markers ``<s> </s>`` made the head marker a second ``[CLS]`` and its closing
+    marker a separator, silently. Raises :class:`ValueError` naming the token and the tokenizer.
+    """
+    where = f'the tokenizer of {name!r} ({type(tokenizer).__name__})' if name else type(tokenizer).__name__
+    seen = set()
+    special = dict(zip(tokenizer.all_special_tokens, tokenizer.all_special_ids))
+    vocab = tokenizer.get_vocab()
+    for token in tokens:
+        if not isinstance(token, str) or not token.strip() or token != token.strip():
+            raise ValueError(f'extra special token {token!r} for {where}: give a non-empty string '
+                             'without surrounding spaces, e.g. an entity marker such as <e1>')
+        if token in seen:
+            raise ValueError(f'extra special token {token!r} is given twice for {where}: every entity '
+                             'marker must be a token of its own')
+        seen.add(token)
+        if token in special:
+            what, known = 'a special token', special[token]
+        elif token in vocab:
+            what, known = 'a vocabulary entry', vocab[token]
+        else:
+            continue
+        raise ValueError(
+            f'extra special token (entity marker) {token!r} is already {what} of {where}, id {known}: '
+            'it would not become a new token but keep that id and that token\'s meaning (e.g. MPNet\'s '
+            '<s> is its [CLS] and </s> its separator). Choose markers the tokenizer does not know, such '
+            "as pmu's ENTITY_MARKERS ('<e1>', '</e1>', '<e2>', '</e2>'), in the config's `entity_markers`.")
 
 
 def build_tokenizer(name_or_path: str,
                     extra_special_tokens: Optional[Sequence[str]] = None):
     """A fast tokenizer by hub name, local folder or ``pkg:`` path.
+
+    ``extra_special_tokens`` (MRE's entity markers) are added as special tokens, in order, one new
+    id each after the vocabulary; a token the tokenizer already knows (a special token or a
+    vocabulary entry) is refused with a :class:`ValueError` (:func:`check_new_tokens`).
 
     Cached per process: the pipeline of every dataset and the model share one.
     """
@@ -49,7 +93,7 @@ def build_tokenizer(name_or_path: str,
 def _tokenizer_by_name(name_or_path: str, extra_special_tokens: Tuple[str, ...]):
     # a pipeline step asks for its tokenizer for every sample: resolving a pkg: path each time
     # (import, Path.resolve, exists) took 15 ms a batch of 32 posts at inference
-    return _load_tokenizer(resolve_packaged_path(name_or_path), extra_special_tokens)
+    return _load_tokenizer(resolve_packaged_path(name_or_path), extra_special_tokens, name_or_path)
 
 
 @contextmanager

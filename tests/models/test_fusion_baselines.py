@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 
-from pmu.datasets.transforms import (InsertEntityMarkers, LoadImage, PackMultimodalInputs,
+from pmu.datasets.transforms import (ENTITY_MARKERS, InsertEntityMarkers, LoadImage, PackMultimodalInputs,
                                      TokenizeWords)
 from pmu.utils.checkpoint import load_mapped_checkpoint
 from pmu.models.fusion import HVPNetFusion, UMTFusion, build_fusion
@@ -15,7 +15,7 @@ from pmu.utils import resolve_packaged_path
 from tests.conftest import MINILM
 
 FUSIONS = ('HVPNetFusion', 'UMTFusion')
-MARKERS = ('<s>', '</s>', '<o>', '</o>')
+MARKERS = ENTITY_MARKERS
 SENT = (['Kawhi', 'Leonard', 'wins', 'the', 'NBA', 'vote'], ['B-PER', 'I-PER', 'O', 'O', 'B-ORG', 'O'])
 TAGS = ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC', 'B-ORG', 'I-ORG', 'B-OTHER', 'I-OTHER']
 LITE_VISUAL = dict(type='EfficientNetLiteEncoder')

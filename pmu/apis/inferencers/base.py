@@ -34,6 +34,13 @@ class PostInferencer(BaseInferencer):
         tokenizer_style: how new posts are split into words; by default the
             style of the config's training data (:mod:`.tokenizer`).
         show_progress: a progress bar (on stderr) when a call has several batches.
+        captioner: for a model trained with captions (its test dataset has a
+            caption source, :mod:`pmu.datasets.captions`): what writes the
+            caption of a post that has an image and no ``caption``, e.g.
+            ``dict(type='HFCaptioner', name_or_path='Salesforce/blip-image-captioning-base')``
+            (:class:`pmu.models.HFCaptioner`) or any callable ``image paths ->
+            captions``. ``None``: such a post runs without the caption segment,
+            and its result says so.
     """
     task = ''
 
@@ -44,7 +51,8 @@ class PostInferencer(BaseInferencer):
                  strict: bool = True,
                  random_weights: bool = False,
                  tokenizer_style: Optional[str] = None,
-                 show_progress: bool = True):
+                 show_progress: bool = True,
+                 captioner=None):
         if weights is None and not random_weights:
             raise ValueError('no weights given: pass a checkpoint file or work dir, or '
                              'random_weights=True to run an untrained model (its predictions are '
@@ -58,6 +66,7 @@ class PostInferencer(BaseInferencer):
         super().__init__(model=model, weights=weights, device=device, show_progress=show_progress)
         style = tokenizer_style or style_of_config(self.cfg) or 'twitter2017'
         self.post_tokenizer = PostTokenizer(style)
+        self.captioner = MODELS.build(captioner) if isinstance(captioner, dict) else captioner
 
     @property
     def logger(self) -> MMLogger:
@@ -94,6 +103,8 @@ class PostInferencer(BaseInferencer):
         self.max_length = next((t['max_length'] for t in pipeline if t['type'] == 'TokenizeWords'),
                                cfg.get('max_length', 128))
         self.uses_images = any(t['type'] == 'LoadImage' for t in pipeline)
+        # a model trained with captions reads one beside each post (its test dataset names their source)
+        self.uses_captions = bool(cfg.test_dataloader.dataset.get('captions'))
         return Compose(pipeline)
 
     def _init_collate(self, cfg: Config):
@@ -128,7 +139,36 @@ class PostInferencer(BaseInferencer):
         image = item.get('image')
         if image is not None and not isinstance(image, str):
             raise ValueError(f'{where}: "image" must be a path or null, got {image!r}')
-        return dict(item, where=where)
+        caption = item.get('caption')
+        if caption is not None and not isinstance(caption, str):
+            raise ValueError(f'{where}: "caption" must be a string or null, got {caption!r}')
+        item = dict(item, where=where)
+        if caption is not None and not caption.strip():
+            item['caption'] = None
+        item['caption_source'] = 'given' if item.get('caption') else None
+        return item
+
+    def write_captions(self, items: List[dict]) -> None:
+        """Caption, with the captioner, each post that has an image and no caption (models trained
+        with captions only; one batch for all of them)."""
+        if not (self.uses_captions and self.captioner is not None):
+            return
+        todo = [item for item in items if not item.get('caption') and item.get('image')]
+        if not todo:
+            return
+        for item, caption in zip(todo, self.captioner([item['image'] for item in todo])):
+            if caption:
+                item['caption'], item['caption_source'] = caption, 'captioner'
+
+    def caption_of(self, item: dict) -> Optional[str]:
+        """The caption the model reads for ``item`` (``None``: none, or the model does not read one)."""
+        return item.get('caption') if self.uses_captions else None
+
+    def caption_fields(self, item: dict) -> dict:
+        """What a result says of the caption: the text the model read and where it came from."""
+        if not (self.uses_captions or item.get('caption')):
+            return {}
+        return dict(caption=item.get('caption'), caption_source=item.get('caption_source'))
 
     # -- the call -----------------------------------------------------------------------------
     def __call__(self,
@@ -150,6 +190,7 @@ class PostInferencer(BaseInferencer):
         """
         single = isinstance(inputs, dict) or (isinstance(inputs, str) and not is_jsonl_path(inputs))
         items = self._inputs_to_list(inputs)
+        self.write_captions(items)
         prepared = [self.prepare(item) for item in items]
         samples = [(i, s) for i, p in enumerate(prepared) for s in p['samples']]
         outputs = [[] for _ in prepared]
@@ -225,6 +266,24 @@ class PostInferencer(BaseInferencer):
         if image is None:
             return 'no image given: ran text-only'
         return f'image {image} missing or unreadable: ran text-only'
+
+    def caption_note(self, item: dict) -> Optional[str]:
+        """Why a post ran without the caption segment its model was trained with, or why a given
+        caption was not read."""
+        if not self.uses_captions:
+            return 'the model was trained without captions: caption not used' if item.get('caption') else None
+        if item.get('caption'):
+            return None
+        if not item.get('image'):
+            return 'no caption and no image given: ran on the post alone'
+        if self.captioner is None:
+            return 'no caption given and no captioner: ran without the caption segment'
+        return f'the captioner wrote no caption for {item["image"]}: ran without the caption segment'
+
+    def notes(self, item: dict, has_image: bool) -> Optional[str]:
+        """The image's and the caption's notes, joined."""
+        notes = [n for n in (self.image_note(item.get('image'), has_image), self.caption_note(item)) if n]
+        return '; '.join(notes) or None
 
 
 def is_jsonl_path(inputs) -> bool:

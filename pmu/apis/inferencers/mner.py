@@ -81,7 +81,7 @@ class MNERInferencer(PostInferencer):
             self.logger.info(f'{item["where"]}: {len(words)} words ({sum(costs)} sub-words) exceed '
                              f'max_length={self.max_length}: predicted in {len(windows)} '
                              'overlapping windows')
-        samples = [dict(words=words[lo:hi], img_path=image,
+        samples = [dict(words=words[lo:hi], img_path=image, image_caption=self.caption_of(item),
                         has_image=image is not None and self.uses_images, sample_idx=k)
                    for k, (lo, hi) in enumerate(windows)]
         return dict(item=item, offsets=offsets, words=words, windows=windows, samples=samples)
@@ -149,13 +149,13 @@ class MNERInferencer(PostInferencer):
                                  word_start=ws, word_end=we,
                                  score=round(sum(tag_scores[ws:we]) / (we - ws), 4)))
         has_image = all(o['has_image'] for o in outputs)
-        result = dict(text=text, image=image, has_image=has_image, words=words, tags=tags,
-                      tag_scores=tag_scores, entities=entities)
+        result = dict(text=text, image=image, has_image=has_image, **self.caption_fields(item), words=words,
+                      tags=tags, tag_scores=tag_scores, entities=entities)
         if 'id' in item:
             result = dict(id=item['id'], **result)
         if len(prepared['windows']) > 1:
             result['windows'] = len(prepared['windows'])
-        note = self.image_note(image, has_image)
+        note = self.notes(item, has_image)
         if note:
             result['note'] = note
         if self.grounder is not None and has_image and entities:

@@ -42,7 +42,7 @@ class MREInferencer(PostInferencer):
             start, end = char_span(text, item[key], where, key)
             spans[key] = dict(chars=(start, end), words=word_span(offsets, start, end, where, key))
         sample = dict(words=words, tokens=list(words), head=spans['head']['words'],
-                      tail=spans['tail']['words'], img_path=image,
+                      tail=spans['tail']['words'], img_path=image, image_caption=self.caption_of(item),
                       has_image=image is not None and self.uses_images, sample_idx=0)
         return dict(item=item, offsets=offsets, spans=spans, samples=[sample])
 
@@ -61,7 +61,8 @@ class MREInferencer(PostInferencer):
             start, end = offsets[ws][1], offsets[we - 1][2]
             ents[key] = dict(text=text[start:end], start=start, end=end, word_start=ws, word_end=we)
         scores = {r: round(p, 4) for r, p in zip(self.model.relations, out['scores'])}
-        result = dict(text=text, image=image, has_image=out['has_image'], head=ents['head'],
+        result = dict(text=text, image=image, has_image=out['has_image'], **self.caption_fields(item),
+                      head=ents['head'],
                       tail=ents['tail'], relation=out['relation'], score=scores[out['relation']],
                       scores=scores)
         if 'id' in item:
@@ -70,7 +71,7 @@ class MREInferencer(PostInferencer):
             result['cropped_words'] = out['cropped']
             self.logger.info(f'{item["where"]}: post longer than max_length={self.max_length}: '
                              f'{out["cropped"]} words outside the window around the entities')
-        note = self.image_note(image, out['has_image'])
+        note = self.notes(item, out['has_image'])
         if note:
             result['note'] = note
         return result

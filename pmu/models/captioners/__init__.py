@@ -1,0 +1,3 @@
+from .hf_captioner import HFCaptioner
+
+__all__ = ['HFCaptioner']

@@ -12,18 +12,25 @@ keeps the first examples with ``file:line`` in ``self.skipped_examples``;
 ``'raise'`` stops at the first one with a :class:`CaptionFileError` naming
 ``file:line``. A file that cannot be read at all always raises. Empty captions
 and unreadable images are judged later, per pair, by the preparation step.
+An entry that is used after a repair (e.g. a Flickr8k CSV caption with an
+unquoted comma) is counted in ``self.repaired`` by reason, its first examples
+in ``self.repaired_examples``; the preparation logs both counters and puts
+them in its ``summary.json``.
 """
+import csv
 import json
 import os.path as osp
+import re
 from collections import Counter
-from typing import List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from mmengine.dataset import BaseDataset
+from mmengine.logging import MMLogger
 
 from pmu.registry import DATASETS
-from pmu.utils.paths import find_data_root
+from pmu.utils.paths import find_data_root, path_inside
 
-__all__ = ['CaptionFileError', 'CocoCaptionPairs', 'JsonlCaptionPairs', 'NewsClippingsPairs']
+__all__ = ['CaptionFileError', 'CocoCaptionPairs', 'Flickr8kCaptionPairs', 'JsonlCaptionPairs', 'NewsClippingsPairs']
 
 MAX_SKIP_EXAMPLES = 20
 
@@ -42,6 +49,8 @@ class _CaptionPairs(BaseDataset):
         self.on_bad_line = on_bad_line
         self.skipped = Counter()
         self.skipped_examples: List[str] = []
+        self.repaired = Counter()
+        self.repaired_examples: List[str] = []
         # Without an image prefix, JSONL and NewsCLIPpings resolve images next to their files.
         self.img_prefix_given = bool(data_prefix and data_prefix.get('img'))
         super().__init__(ann_file=ann_file, data_root=find_data_root(data_root),
@@ -57,6 +66,12 @@ class _CaptionPairs(BaseDataset):
         self.skipped[reason] += 1
         if len(self.skipped_examples) < MAX_SKIP_EXAMPLES:
             self.skipped_examples.append(message)
+
+    def _repaired(self, where: str, reason: str, detail: str):
+        """An entry used after a repair that cannot be wrong for the format (counted, never an error)."""
+        self.repaired[reason] += 1
+        if len(self.repaired_examples) < MAX_SKIP_EXAMPLES:
+            self.repaired_examples.append(f'{where}: {reason}: {detail}')
 
     def _read_json(self, path: str):
         try:
@@ -188,3 +203,184 @@ class NewsClippingsPairs(_CaptionPairs):
                               img_path=osp.normpath(osp.join(image_root, image_item['image_path'])),
                               caption=caption_item['caption'], match=not ann['falsified']))
         return pairs
+
+
+_FLICKR_HEADER = 'image,caption'
+_FLICKR_CAPTION_ID = re.compile(r'^(?P<image>.+)#(?P<n>\d+)$')
+_FLICKR_SPACED = re.compile(r'^(?P<key>\S+#\d+)\s+(?P<caption>.*)$')
+
+
+@DATASETS.register_module()
+class Flickr8kCaptionPairs(_CaptionPairs):
+    """Flickr8k (Hodosh et al., JAIR 2013): five captions a photo, all matched.
+
+    The captions file comes in two common layouts, told apart by its first line
+    (``layout='auto'``) or named:
+
+    - ``'csv'``: a header ``image,caption``, then ``<image>,<caption>`` a line,
+      the caption quoted where it holds a comma (the ``captions.txt`` of the
+      Kaggle copies);
+    - ``'token'``: ``<image>#<n><TAB><caption>`` a line, without a header (the
+      original ``Flickr8k.token.txt``, and ``Flickr8k.lemma.token.txt``).
+
+    Pair ids are ``flickr8k:<image>#<n>``: the file's ``n`` in the token
+    layout, the caption's position among its image's captions in the CSV (the
+    same numbers for the same file order), so a resumed preparation finds them.
+
+    Args:
+        ann_file: the captions file, relative to ``data_root``.
+        split_file: a list of image names, one a line (``Flickr_8k.trainImages.txt``
+            ...), relative to ``data_root``: only its images are kept. A listed
+            image without any caption is a bad entry of the split file. None:
+            every image of the captions file.
+        layout: ``'auto'``, ``'csv'`` or ``'token'``.
+        data_prefix: ``dict(img=<image folder>)``, relative to ``data_root``;
+            default: ``Images/`` beside the captions file.
+
+    Bad entries (policy ``on_bad_line``, see the module): a line that is not
+    UTF-8 (``not_utf8``), a CSV line with a broken quote (``bad_csv``), a line
+    without image or caption (``missing_field``), a token-layout id that is not
+    ``<image>#<n>`` (``bad_caption_id``), the same id twice (``duplicate_id``),
+    an image name that leads out of the image folder (``image_outside_folder``:
+    ``../x.jpg``, an absolute path, a link), a split image without captions
+    (``no_captions``). Repaired and counted: a CSV caption with an unquoted
+    comma (everything after the first comma is the caption), a token line
+    whose id and caption are separated by spaces instead of a tab, a repeated
+    CSV header (concatenated files). Captions of images outside the split are
+    counted in ``self.outside_split``.
+    """
+
+    LAYOUTS = ('auto', 'csv', 'token')
+
+    def __init__(self, ann_file: str, split_file: Optional[str] = None, layout: str = 'auto', **kwargs):
+        if layout not in self.LAYOUTS:
+            raise ValueError(f'layout must be one of {self.LAYOUTS}, not {layout!r}')
+        self.split_file = split_file
+        self.layout = layout
+        self.outside_split = 0
+        super().__init__(ann_file=ann_file, **kwargs)
+
+    # ---------------------------------------------------------------------------------- reading
+
+    def _lines(self, path: str) -> Iterator[Tuple[int, str]]:
+        """``(line number, text)`` of the non-blank lines; a non-UTF-8 line is a bad entry, not the file's end."""
+        try:
+            f = open(path, 'rb')
+        except FileNotFoundError:
+            raise FileNotFoundError(f'{type(self).__name__}: {path} not found') from None
+        with f:
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    text = raw.decode('utf-8')
+                except UnicodeDecodeError as e:
+                    self._bad(f'{path}:{lineno}', 'not_utf8', str(e))
+                    continue
+                text = text.lstrip('\ufeff') if lineno == 1 else text
+                if text.strip():
+                    yield lineno, text.rstrip('\r\n')
+
+    def _detect_layout(self, first_line: str) -> str:
+        if self.layout != 'auto':
+            return self.layout
+        if first_line.strip().lower() == _FLICKR_HEADER:
+            return 'csv'
+        head = first_line.split('\t', 1)[0].split(None, 1)[0] if first_line.strip() else ''
+        return 'token' if _FLICKR_CAPTION_ID.match(head) else 'csv'
+
+    def _parse_csv(self, where: str, line: str) -> Optional[Tuple[str, Optional[int], str]]:
+        if line.strip().lower() == _FLICKR_HEADER:
+            return None  # the header (a repeated one is counted by the caller)
+        try:
+            fields = next(csv.reader([line], strict=True, skipinitialspace=True))
+        except csv.Error as e:
+            self._bad(where, 'bad_csv', f'{e} (a quote that is not closed?)')
+            return None
+        if len(fields) < 2 or not fields[0].strip():
+            self._bad(where, 'missing_field', f'needs <image>,<caption>, not {line[:80]!r}')
+            return None
+        if len(fields) > 2:
+            # Only the caption can hold commas: image names of Flickr8k never do.
+            self._repaired(where, 'unquoted_comma', f'{len(fields)} fields; the caption is all after the first comma')
+            return fields[0].strip(), None, line.split(',', 1)[1]
+        return fields[0].strip(), None, fields[1]
+
+    def _parse_token(self, where: str, line: str) -> Optional[Tuple[str, Optional[int], str]]:
+        key, tab, caption = line.partition('\t')
+        if not tab:
+            spaced = _FLICKR_SPACED.match(line.strip())
+            if not spaced:
+                self._bad(where, 'missing_field', f'needs <image>#<n><TAB><caption>, not {line[:80]!r}')
+                return None
+            self._repaired(where, 'space_for_tab', 'id and caption separated by spaces')
+            key, caption = spaced.group('key'), spaced.group('caption')
+        parsed = _FLICKR_CAPTION_ID.match(key.strip())
+        if not parsed:
+            self._bad(where, 'bad_caption_id', f'{key.strip()!r} is not <image>#<n>')
+            return None
+        return parsed.group('image'), int(parsed.group('n')), caption
+
+    def _read_split(self) -> Optional[Dict[str, str]]:
+        """``{image name: 'file:line'}`` of the split file, or None without one."""
+        if not self.split_file:
+            return None
+        path = self.split_file if osp.isabs(self.split_file) else osp.join(self.data_root, self.split_file)
+        return {line.strip(): f'{path}:{lineno}' for lineno, line in self._lines(path)}
+
+    # ---------------------------------------------------------------------------------- pairs
+
+    def load_data_list(self) -> List[dict]:
+        image_root = self._image_root(osp.join(osp.dirname(self.ann_file), 'Images'))
+        split = self._read_split()
+        by_image: Dict[str, List[dict]] = {}
+        first_seen: Dict[str, str] = {}
+        resolved: Dict[str, Tuple[str, bool]] = {}
+        mentioned = set()
+        layout, parse = None, None
+        for lineno, line in self._lines(self.ann_file):
+            where = f'{self.ann_file}:{lineno}'
+            if layout is None:
+                layout = self._detect_layout(line)
+                parse = self._parse_csv if layout == 'csv' else self._parse_token
+            elif layout == 'csv' and line.strip().lower() == _FLICKR_HEADER:
+                self._repaired(where, 'repeated_header', 'a second image,caption header line, left out')
+                continue
+            parsed = parse(where, line)
+            if parsed is None:
+                continue
+            image, n, caption = parsed
+            mentioned.add(image)
+            if split is not None and image not in split:
+                self.outside_split += 1
+                continue
+            if image not in resolved:  # once per image: resolving links costs a few system calls
+                resolved[image] = path_inside(image_root, image)
+            path, inside = resolved[image]
+            if not inside:
+                self._bad(where, 'image_outside_folder', f'{image!r} leads out of the image folder {image_root}')
+                continue
+            captions = by_image.setdefault(image, [])
+            pair_id = f'flickr8k:{image}#{len(captions) if n is None else n}'
+            if pair_id in first_seen:
+                self._bad(where, 'duplicate_id', f'{pair_id} already at {first_seen[pair_id]}')
+                continue
+            first_seen[pair_id] = where
+            captions.append(dict(pair_id=pair_id, img_id=image, img_path=path, caption=caption.strip(), match=True))
+        for image, where in (split or {}).items():
+            if image not in mentioned:
+                self._bad(where, 'no_captions', f'split image {image!r} has no caption in {self.ann_file}')
+        # Pairs of one image stay together so the preparation decodes and detects it once.
+        pairs = [p for captions in by_image.values() for p in captions]
+        self._log(pairs, layout, len(by_image))
+        return pairs
+
+    def _log(self, pairs: List[dict], layout: Optional[str], images: int) -> None:
+        problems = self.skipped or self.repaired
+        message = (f'{type(self).__name__}: {len(pairs)} pairs of {images} images from {self.ann_file} '
+                   f'({layout or "empty"} layout'
+                   + (f'; split {self.split_file}, {self.outside_split} captions of other images left out'
+                      if self.split_file else '') + ')')
+        if problems:
+            message += (f'; skipped {dict(self.skipped)}, repaired {dict(self.repaired)}; e.g. '
+                        f'{(self.skipped_examples + self.repaired_examples)[:3]}')
+        logger = MMLogger.get_current_instance()
+        (logger.warning if problems else logger.info)(message)

@@ -1,6 +1,6 @@
 """Image–caption pairs of a pseudo-label cache (``tools/prepare_pretrain.py``) for pre-training."""
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Set
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -8,6 +8,7 @@ from mmengine.logging import MMLogger
 
 from pmu.registry import DATASETS
 from pmu.structures import PairRecordError, read_pair_records
+from pmu.utils.paths import find_data_root
 from .twitter import DataFormatError
 
 
@@ -30,6 +31,11 @@ class PretrainPairsDataset(BaseDataset):
         cache_dir: the preparation work dir.
         image_filter: keep only pairs whose image path contains this string
             (e.g. ``'/train2017/'``), so one cache serves train and val.
+        image_list: keep only pairs whose image's file name is listed in this
+            file, one name a line (Flickr8k's ``Flickr_8k.testImages.txt``):
+            the split of corpora whose images share one folder. A relative path
+            that does not exist as given is looked up under the data root
+            (``pmu.utils.find_data_root``).
         num_objects: objects kept per pair (padded with invalid boxes).
         img_root: relative image paths of the cache are relative to the
             directory the preparation ran in; give that directory here when it
@@ -37,9 +43,10 @@ class PretrainPairsDataset(BaseDataset):
     """
 
     def __init__(self, cache_dir: str, image_filter: Optional[str] = None, num_objects: int = 1,
-                 img_root: Optional[str] = None, **kwargs):
+                 img_root: Optional[str] = None, image_list: Optional[str] = None, **kwargs):
         self.cache_dir = cache_dir
         self.image_filter = image_filter
+        self.image_list = image_list
         self.num_objects = num_objects
         self.img_root = img_root
         super().__init__(ann_file=osp.join(cache_dir, 'pairs.jsonl'), data_root='', **kwargs)
@@ -49,11 +56,31 @@ class PretrainPairsDataset(BaseDataset):
             return path
         return osp.abspath(osp.join(self.img_root, path) if self.img_root else path)
 
+    def _listed_images(self) -> Optional[Set[str]]:
+        if not self.image_list:
+            return None
+        path = self.image_list
+        if not osp.isabs(path) and not osp.exists(path):
+            path = osp.join(find_data_root(), path)
+        if not osp.exists(path):
+            raise FileNotFoundError(f'image_list {self.image_list} not found (tried {path} too)')
+        with open(path, encoding='utf-8') as f:
+            names = {line.strip() for line in f if line.strip()}
+        if not names:
+            raise ValueError(f'image_list {path}: no image names')
+        return names
+
+    def _selection(self) -> str:
+        parts = [f'image path contains {self.image_filter!r}'] if self.image_filter else []
+        parts += [f'image listed in {self.image_list}'] if self.image_list else []
+        return f' ({", ".join(parts)})' if parts else ''
+
     def load_data_list(self) -> List[dict]:
         if not osp.exists(self.ann_file):
             raise FileNotFoundError(
                 f'{self.ann_file} not found: run tools/prepare_pretrain.py first '
                 f'(see docs/pretraining.md) or point cache_dir at its work dir')
+        listed = self._listed_images()
         data = []
         try:
             records = list(read_pair_records(self.ann_file))
@@ -61,6 +88,8 @@ class PretrainPairsDataset(BaseDataset):
             raise PairCacheError(f'{e}; rerun tools/prepare_pretrain.py with --resume to rewrite the cache') from e
         for r in records:
             if self.image_filter and self.image_filter not in r.image:
+                continue
+            if listed is not None and osp.basename(r.image) not in listed:
                 continue
             k = self.num_objects
             objects = r.objects[:k]
@@ -75,13 +104,13 @@ class PretrainPairsDataset(BaseDataset):
                 gt_labels=[o.label for o in objects] + [''] * (k - len(objects))))
         n_match = sum(d['match'] for d in data)
         MMLogger.get_current_instance().info(
-            f'{type(self).__name__}: {len(data)} pairs from {self.ann_file}'
-            f'{f" (image path contains {self.image_filter!r})" if self.image_filter else ""}: '
+            f'{type(self).__name__}: {len(data)} pairs from {self.ann_file}{self._selection()}: '
             f'{n_match} matched, {len(data) - n_match} mismatched, '
             f'{len({d["img_path"] for d in data})} images, '
             f'{sum(d["gt_boxes_valid"].any() for d in data)} with an object')
         if not data:
-            raise ValueError(f'{self.ann_file}: no pairs left (image_filter={self.image_filter!r})')
+            raise ValueError(f'{self.ann_file}: no pairs left (image_filter={self.image_filter!r}, '
+                             f'image_list={self.image_list!r})')
         return data
 
     def unique_images(self) -> List[dict]:

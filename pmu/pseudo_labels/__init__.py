@@ -12,13 +12,14 @@ from .prepare import BadInputError, PreparationRun, prepare
 from .prompts import (BareWordTemplates, ClipEntityTemplates, PromuEntityTemplates, PromuRelationTemplates,
                       TemplateSet, encode_vocabulary)
 from .structures import Detections
-from .vocabulary import (build_entity_vocabulary, build_relation_vocabulary, read_vocabulary,
-                         write_vocabulary)
+from .vocabulary import (build_entity_vocabulary, build_relation_vocabulary, merge_relation_vocabulary,
+                         read_counted_vocabulary, read_vocabulary, write_counted_vocabulary, write_vocabulary)
 
 __all__ = [
     'AnnotationDetector', 'BadInputError', 'BareWordTemplates', 'BaseObjectDetector', 'ClipEntityTemplates',
     'Detections', 'ImageInput', 'MMDetDetector', 'OnnxDetector', 'PreparationRun', 'PromuEntityTemplates',
     'PromuRelationTemplates', 'SkippedPair', 'SpacyEntityFinder', 'TemplateSet', 'build_entity_vocabulary',
-    'build_relation_vocabulary', 'encode_vocabulary', 'find_model_file', 'load_class_names', 'prepare',
-    'read_pairs', 'read_vocabulary', 'write_vocabulary'
+    'build_relation_vocabulary', 'encode_vocabulary', 'find_model_file', 'load_class_names',
+    'merge_relation_vocabulary', 'prepare', 'read_counted_vocabulary', 'read_pairs', 'read_vocabulary',
+    'write_counted_vocabulary', 'write_vocabulary'
 ]

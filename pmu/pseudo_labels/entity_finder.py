@@ -68,6 +68,11 @@ class SpacyEntityFinder:
         start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1])
         return dict(text=tokens[0].doc.text[start:end], norm=norm, label=label, span=[start, end])
 
+    def candidates(self, doc) -> List[dict]:
+        """The candidates of one caption that ``self.nlp`` parsed: for callers that parse once for
+        several uses (the vocabulary miner, ``pmu.pseudo_labels.mining``)."""
+        return self._from_doc(doc)
+
     def _from_doc(self, doc) -> List[dict]:
         found, seen_spans = [], set()
 

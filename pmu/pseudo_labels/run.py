@@ -21,7 +21,8 @@ from . import cache
 from .cache import PartWriter, ShardFiles, SkippedPair
 from .detectors.base import ImageInput
 from .structures import Detections
-from .vocabulary import build_entity_vocabulary, build_relation_vocabulary, write_vocabulary
+from .vocabulary import (build_entity_vocabulary, build_relation_vocabulary, read_entity_vocabulary,
+                         resolve_vocabulary_file, write_vocabulary)
 
 DEFAULT_PREPARE = dict(batch_size=32, on_bad_input='skip', max_image_pixels=50_000_000,
                        merge_timeout=2 * 3600, merge_stall_timeout=600, merge_poll_interval=1.0)
@@ -83,6 +84,9 @@ class PreparationRun:
         if 'entity_finder' not in cfg:
             old = " (older configs called it 'entity_extractor')" if 'entity_extractor' in cfg else ''
             raise KeyError(f"the preparation config has no 'entity_finder', e.g. dict(type='SpacyEntityFinder'){old}")
+        for key in ('entity_vocab', 'relation_vocab'):  # a wrong name fails now, not at the merge hours later
+            if (cfg.get(key) or {}).get('file'):
+                resolve_vocabulary_file(cfg[key]['file'])
         os.makedirs(work_dir, exist_ok=True)
         self.files = ShardFiles(work_dir, self.rank, self.world)
         self.logger = MMLogger.get_instance(f'pmu.prepare.{time.time_ns()}', logger_name='pmu.prepare',
@@ -112,6 +116,9 @@ class PreparationRun:
             if ds.skipped:
                 self.logger.warning(f'{ds.ann_file}: skipped entries {dict(ds.skipped)}; '
                                     f'e.g. {ds.skipped_examples[:3]}')
+            if getattr(ds, 'repaired', None):
+                self.logger.warning(f'{ds.ann_file}: repaired entries {dict(ds.repaired)}; '
+                                    f'e.g. {ds.repaired_examples[:3]}')
         return datasets, pairs, index_of
 
     # ------------------------------------------------------------------------------------------ the job
@@ -281,9 +288,12 @@ class PreparationRun:
         """``entity_vocab.txt`` (+ counts) and ``relation_vocab.txt``; returns both vocabularies."""
         # Entity vocabulary over distinct captions: NewsCLIPpings reuses each caption in
         # several (mismatched) pairs, which must not multiply its candidates' counts.
-        by_caption = {r.caption: [e.norm for e in r.entities] for r in records}
-        vcfg = dict(dict(max_size=1000, min_count=1), **self.cfg.get('entity_vocab', {}))
-        entity_vocab = build_entity_vocabulary(by_caption.values(), vcfg['max_size'], vcfg['min_count'])
+        vcfg = dict(dict(max_size=1000, min_count=1, file=None), **self.cfg.get('entity_vocab', {}))
+        if vcfg['file']:  # a fixed vocabulary, e.g. mined from the train captions only (mine_vocabulary.py)
+            entity_vocab = read_entity_vocabulary(vcfg['file'], vcfg['max_size'])
+        else:
+            by_caption = {r.caption: [e.norm for e in r.entities] for r in records}
+            entity_vocab = build_entity_vocabulary(by_caption.values(), vcfg['max_size'], vcfg['min_count'])
         write_vocabulary(osp.join(self.work_dir, 'entity_vocab.txt'), (e for e, _ in entity_vocab))
         cache.write_json(osp.join(self.work_dir, 'entity_vocab_counts.json'), dict(entity_vocab), indent=0)
         rcfg = dict(dict(file=None, max_size=-1), **self.cfg.get('relation_vocab', {}))
@@ -295,10 +305,12 @@ class PreparationRun:
         records = merged.records
         # The markers are read again: rank 0's wait may have been a separate (resumed) process.
         shards = [cache.read_done(ShardFiles(self.work_dir, r, self.world).done) for r in range(self.world)]
-        dataset_skipped, examples = Counter(), []
+        dataset_skipped, examples, repaired, repaired_examples = Counter(), [], Counter(), []
         for ds in self.datasets:
             dataset_skipped.update(ds.skipped)
             examples += ds.skipped_examples
+            repaired.update(getattr(ds, 'repaired', {}))
+            repaired_examples += getattr(ds, 'repaired_examples', [])
         per_image = list({r.image: r for r in records}.values())
         return dict(
             num_pairs=len(self.pairs),
@@ -307,6 +319,8 @@ class PreparationRun:
             skipped_pairs=dict(Counter(s.reason for s in merged.skipped)),
             skipped_annotation_entries=dict(dataset_skipped),
             skipped_annotation_examples=examples,
+            repaired_annotation_entries=dict(repaired),
+            repaired_annotation_examples=repaired_examples,
             duplicate_records_merged=merged.duplicates,
             unaccounted=len(self.pairs) - len(records) - len(merged.skipped),
             boxes_dropped_degenerate=sum(r.boxes_dropped for r in per_image),

@@ -4,7 +4,9 @@
     python tools/infer.py CONFIG WEIGHTS --input posts.jsonl [--batch-size N] [--out-dir DIR]
 
 WEIGHTS is a checkpoint file or a work dir. The task (MNER or MRE) comes from the config;
-the API behind it is ``pmu.apis.PMUInferencer`` (docs/inference.md).
+the API behind it is ``pmu.apis.PMUInferencer`` (docs/inference.md). Only the weights
+(``state_dict``) are read, so a checkpoint written by plain MMEngine serves as well as pmu's;
+weights holding NaN or infinity are refused (exit 1, naming the first such tensors), never served.
 """
 import argparse
 import json
@@ -64,8 +66,12 @@ def main(argv=None):
         except ImportError as e:
             sys.exit(f'--ground needs pmu.apis.grounding.EntityGrounder, which cannot be imported: {e}')
         kwargs['grounder'] = EntityGrounder(args.ground, device=args.device)
-    infer = PMUInferencer(args.config, args.weights, device=args.device,
-                          strict=not args.no_strict, **kwargs)
+    from pmu.utils.checkpoint import NonFiniteCheckpointError
+    try:
+        infer = PMUInferencer(args.config, args.weights, device=args.device,
+                              strict=not args.no_strict, **kwargs)
+    except NonFiniteCheckpointError as e:
+        sys.exit(f'tools/infer.py: {e}')  # no NaN scores, no invalid JSON on stdout
     if args.text is not None:
         item = dict(text=args.text, image=args.image)
         if args.head is not None or args.tail is not None:

@@ -3,7 +3,11 @@
 The checkpoint must match the config's model key for key and shape (a
 checkpoint of another model, e.g. MRE given to MNER, stops with an error
 naming the missing and unexpected key groups); ``--non-strict`` loads what
-matches and logs what does not.
+matches and logs what does not. Only the weights (``state_dict``) are read:
+a checkpoint written by plain MMEngine (no pmu random states, its message hub
+pickling HistoryBuffer's statistics functions) is evaluated like pmu's own.
+A checkpoint whose weights hold NaN or infinity is refused
+(``NonFiniteCheckpointError`` naming the first such tensors; no metrics).
 """
 import argparse
 import json

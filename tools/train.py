@@ -1,6 +1,8 @@
 """Train a pmu model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume] ...``."""
 import argparse
 import os
+import signal
+import sys
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
@@ -33,16 +35,33 @@ def parse_args():
     return args
 
 
+def stop_on_sigterm(signum, frame):
+    """SIGTERM (a scheduler's preemption, ``kill``): stop like Ctrl-C, so that the checkpoint being
+    written is left out whole (its temporary file removed) and the work dir's lock is released."""
+    print(f'tools/train.py: stopped by signal {signum}; continue with --resume', file=sys.stderr, flush=True)
+    raise SystemExit(128 + signum)
+
+
+def is_first_process() -> bool:
+    return all(os.environ.get(k, '0') == '0' for k in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK'))
+
+
 def main():
     args = parse_args()
+    import contextlib
+
     import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints on resume)
     from pmu.apis.config import load_tool_config, prepare_train_config
+    from pmu.engine import WorkDirLock
     from pmu.utils.setup_env import setup_monitoring
 
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     cfg = load_tool_config(args)
-    prepare_train_config(cfg, amp=args.amp, resume=args.resume, compile=args.compile)
-    setup_monitoring(cfg, tensorboard=args.tensorboard)
-    Runner.from_cfg(cfg).train()
+    # one training per work dir (the first process of a distributed run holds it for all)
+    with WorkDirLock(cfg.work_dir) if is_first_process() else contextlib.nullcontext():
+        prepare_train_config(cfg, amp=args.amp, resume=args.resume, compile=args.compile)
+        setup_monitoring(cfg, tensorboard=args.tensorboard)
+        Runner.from_cfg(cfg).train()
 
 
 if __name__ == '__main__':

@@ -7,7 +7,10 @@ was written: its epoch-based loop starts the interrupted epoch again. Here
 
 - :class:`~pmu.engine.hooks.RNGStateHook` writes the states of python's
   ``random``, numpy, torch (CPU and every CUDA device) into each checkpoint
-  (``checkpoint['rng_state']``, types that safe loading accepts);
+  (``checkpoint['rng_state']``, types that safe loading accepts): the states
+  the next training iteration starts from, also for a checkpoint written
+  during validation (MMEngine writes the epoch checkpoint again after a new
+  best score, ``save_best``);
 - :class:`ResumableEpochBasedTrainLoop`, which pmu's configs get as
   ``EpochBasedTrainLoop`` (``default_scope='pmu'``), continues a resumed
   epoch at the batch after the checkpoint, in the sampler's order of that
@@ -74,12 +77,22 @@ def set_rng_state(state: dict) -> None:
 
 @contextlib.contextmanager
 def rng_preserved():
-    """Run a block without advancing the generators (what it draws is not part of the run's stream)."""
+    """Run a block without advancing the generators (what it draws is not part of the run's stream);
+    yields the states the generators are set back to."""
     state = get_rng_state()
     try:
-        yield
+        yield state
     finally:
         set_rng_state(state)
+
+
+def checkpoint_rng_state(runner) -> dict:
+    """The generator states a checkpoint written now must hold: those the next training iteration
+    starts from. During validation (which :class:`ResumableEpochBasedTrainLoop` keeps out of the
+    training stream) these are the states from before it, not the current ones."""
+    loop = getattr(runner, '_train_loop', None)
+    state = getattr(loop, 'training_rng_state', None)
+    return state if state is not None else get_rng_state()
 
 
 class _SkipFirst:
@@ -109,6 +122,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     and the next batch.
     """
 
+    training_rng_state: Optional[dict] = None  # while validating: the states training goes on with
+
     def run(self) -> torch.nn.Module:
         """MMEngine's loop, with validation kept out of the generators' streams."""
         self._resumed = self._iter > 0
@@ -118,8 +133,13 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             self._decide_current_val_interval()
             if (self.runner.val_loop is not None and self._epoch >= self.val_begin
                     and (self._epoch % self.val_interval == 0 or self._epoch == self._max_epochs)):
-                with rng_preserved():
-                    self.runner.val_loop.run()
+                with rng_preserved() as self.training_rng_state:
+                    # a checkpoint written during validation (after a new best score) records the
+                    # states training goes on with (checkpoint_rng_state), not those validation advanced
+                    try:
+                        self.runner.val_loop.run()
+                    finally:
+                        self.training_rng_state = None
         self.runner.call_hook('after_train')
         return self.runner.model
 
@@ -133,11 +153,12 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 f'cannot resume at iteration {self._iter} of epoch {self._epoch + 1}: an epoch has {length} '
                 f'iterations here, so the checkpoint was written with another dataset size, batch size or '
                 f'number of processes')
+        resuming = getattr(self, '_resumed', False)
         state = self._pop_resumed_rng_state()
         batch_sampler = self.dataloader.batch_sampler
         inner = batch_sampler.sampler if isinstance(batch_sampler, BatchSampler) else None
         try:
-            batches = self._epoch_batches(done)
+            batches = self._epoch_batches(done, resuming)
             if state is not None:
                 set_rng_state(state)
             for idx, data_batch in zip(range(done, length), batches):
@@ -159,12 +180,15 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                       logger='current', level=30)
         return state
 
-    def _epoch_batches(self, done: int):
+    def _epoch_batches(self, done: int, resuming: bool = False):
         """An iterator over this epoch's batches after the first ``done`` (created without drawing
-        from the run's generators)."""
+        from the run's generators). Resuming with persistent worker processes, the loading of the
+        earlier epochs is replayed, at an epoch's start too, so that the workers' generators continue
+        where they were."""
         loader = self.dataloader
         with rng_preserved():
-            if not done:
+            replay_workers = resuming and loader.num_workers and loader.persistent_workers and self._epoch
+            if not done and not replay_workers:
                 return iter(loader)
             batch_sampler = loader.batch_sampler
             if (not loader.num_workers and type(batch_sampler) is BatchSampler and not batch_sampler.drop_last):

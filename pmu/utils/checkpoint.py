@@ -13,12 +13,15 @@ pickles the class's statistics *functions*, which unpickle through
 functions are re-registered on load anyway, so pmu leaves them out of the
 state it saves.
 """
+import contextlib
+import errno
 import glob
+import os
 import os.path as osp
 import pickle
 import re
 from collections import OrderedDict
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.logging import MMLogger
@@ -47,8 +50,35 @@ def _history_buffer_state(self) -> dict:
     return state
 
 
+def _history_buffer_method(owner, name):
+    """What ``getattr`` may do while a checkpoint is unpickled: nothing but look up one of
+    ``HistoryBuffer``'s statistics functions.
+
+    Plain MMEngine pickles them (``HistoryBuffer.mean`` ...) as ``getattr(HistoryBuffer, 'mean')``,
+    which safe loading refuses; ``HistoryBuffer.__setstate__`` merges them into the class's own
+    table, so they must be the registered functions themselves. Any other ``getattr`` in a file
+    (``getattr(os, 'system')``) is refused before anything is called.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    methods = {n: getattr(HistoryBuffer, n) for n in ('min', 'max', 'current', 'mean')}
+    methods.update(HistoryBuffer._statistics_methods)  # and any registered with register_statistics
+    if owner is HistoryBuffer and isinstance(name, str) and name in methods:
+        return methods[name]
+    raise pickle.UnpicklingError(
+        f'getattr({getattr(owner, "__name__", type(owner).__name__)}, {name!r}) is not allowed: only the '
+        f'statistics functions of MMEngine\'s HistoryBuffer ({", ".join(sorted(methods))}) may be looked up')
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be read: missing, truncated, not a torch checkpoint."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint that could not be written (disk full, no permission); nothing was left behind."""
+
+
+class NonFiniteCheckpointError(CheckpointError, ValueError):
+    """A checkpoint whose weights hold NaN or infinite values."""
 
 
 class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
@@ -87,16 +117,129 @@ def load_checkpoint_file(path: str, map_location='cpu') -> dict:
     if not osp.isfile(path):
         raise CheckpointError(f'checkpoint file {path} not found')
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with _plain_mmengine_globals():
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()
+        lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+        # torch names what it refused after "WeightsUnpickler error:"
+        after = str(e).partition('WeightsUnpickler error:')[2]
+        why = next((line.strip() for line in after.splitlines() if line.strip()), None)
         raise UnsafeCheckpointError(
             f'checkpoint {path} was refused by safe loading (torch.load weights_only=True): it holds a '
             f'pickled object other than tensors and the types of MMEngine checkpoints; nothing in it was '
-            f'run. {first[0] if first else ""}') from e
+            f'run. {lines[0] if lines else ""}' + (f' Refused: {why}' if why else '')) from e
     except (RuntimeError, EOFError, ValueError, OSError) as e:
         raise CheckpointError(f'cannot read checkpoint {path} ({osp.getsize(path)} bytes): truncated or not a '
                               f'torch checkpoint: {type(e).__name__}: {e}') from e
+
+
+def _plain_mmengine_globals():
+    """Safe loading of checkpoints written by plain MMEngine too: their message hub pickles
+    ``getattr(HistoryBuffer, 'mean')`` ..., which resolves through :func:`_history_buffer_method`
+    only (torch >= 2.5 allows a function under another name; older torch refuses such files)."""
+    safe_globals = getattr(torch.serialization, 'safe_globals', None)
+    if safe_globals is None:
+        return contextlib.nullcontext()
+    return safe_globals([(_history_buffer_method, 'builtins.getattr')])
+
+
+def atomic_write(data: bytes, path: str) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    A reader (or a run resumed after a kill at any point) sees the old file or the new one, never
+    a part of one. When the write fails (a full disk, ``OSError``), the temporary file is removed
+    and :class:`CheckpointWriteError` says what happened; ``path`` is left as it was. The same
+    holds when the write is interrupted (``SystemExit`` from a SIGTERM handler, ``KeyboardInterrupt``).
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp-{os.getpid()}')
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        if isinstance(e, OSError):
+            reason = e.strerror or str(e)
+            hint = ' (the disk is full: free space there, then --resume)' if e.errno in (
+                errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ''
+            raise CheckpointWriteError(
+                e.errno, f'cannot write {path} ({len(data) / 1e6:.0f} MB): {reason}{hint}; nothing was written '
+                f'there (no partial file is left) and the files before it are kept') from e
+        raise
+    try:  # the rename itself survives a crash once the folder's entry is on disk
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str) -> List[str]:
+    """Remove the temporary files :func:`atomic_write` left in ``folder`` when its process was killed
+    (``.NAME.tmp-PID`` of a process that no longer runs); returns their names."""
+    removed = []
+    for path in glob.glob(osp.join(glob.escape(folder), '.*.tmp-*')):
+        m = re.search(r'\.tmp-(\d+)$', path)
+        if not m:
+            continue
+        if pid_alive(int(m.group(1))):
+            continue  # a write in progress (this process's, or another run's)
+        with contextlib.suppress(OSError):
+            os.remove(path)
+            removed.append(osp.basename(path))
+    return removed
+
+
+def non_finite_tensors(state: dict) -> List[str]:
+    """``'name (n NaN, m inf of N)'`` for each floating-point tensor of ``state`` holding NaN or infinity."""
+    bad = []
+    for name, t in state.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point():
+            finite = torch.isfinite(t)
+            if not bool(finite.all()):
+                nan = int(torch.isnan(t).sum())
+                bad.append(f'{name} ({nan} NaN, {int((~finite).sum()) - nan} inf of {t.numel()})')
+    return bad
+
+
+def check_finite_weights(state: dict, source: str) -> None:
+    """Raise :class:`NonFiniteCheckpointError` naming the first tensors of ``state`` that hold NaN or
+    infinity (a model evaluated or served with them gives F1 0 or NaN scores without a word)."""
+    bad = non_finite_tensors(state)
+    if bad:
+        raise NonFiniteCheckpointError(
+            f'{source} holds non-finite weights: {len(bad)} tensors with NaN or infinite values, first '
+            f'{", ".join(bad[:5])}{", ..." if len(bad) > 5 else ""}. Refusing to use it: the run that wrote it '
+            f'diverged (an earlier checkpoint of it, e.g. its best_*.pth, may be finite)')
+
+
+def state_dict_mismatch(own: dict, state: dict) -> List[str]:
+    """The key groups by which checkpoint weights ``state`` differ from a model's ``own`` state dict:
+    ``['missing in checkpoint (N): a.b.* (n), ...', 'unexpected (N): ...', 'shape mismatch (N): ...']``."""
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in state if k in own and hasattr(state[k], 'shape') and hasattr(own[k], 'shape')
+              and tuple(state[k].shape) != tuple(own[k].shape)]
+    return [f'{name} ({len(keys)}): {_summarise(keys)}' for name, keys in (
+        ('missing in checkpoint', missing), ('unexpected', unexpected), ('shape mismatch', shapes)) if keys]
 
 
 def resolve_checkpoint(path: str, prefer_best: bool = False) -> str:
@@ -130,7 +273,8 @@ def load_mapped_checkpoint(model: torch.nn.Module,
                            checkpoint: str,
                            key_map: Optional[Dict[str, str]] = None,
                            strict: bool = False,
-                           logger: Optional[MMLogger] = None):
+                           logger: Optional[MMLogger] = None,
+                           check_finite: bool = True):
     """Load ``checkpoint`` into ``model``, renaming keys by prefix.
 
     ``checkpoint`` is a file or a work dir (see :func:`resolve_checkpoint`).
@@ -144,11 +288,20 @@ def load_mapped_checkpoint(model: torch.nn.Module,
     (a word-embedding matrix enlarged by the MRE entity markers) loads the
     rows both have; the model's other rows keep their initialisation. Any
     other shape difference is skipped and reported.
+
+    Only the weights (``state_dict``) are read: a checkpoint written by plain
+    MMEngine (no random states, its message hub pickling HistoryBuffer's
+    statistics functions) loads as well as pmu's own, safely. A checkpoint
+    whose weights hold NaN or infinity is refused
+    (:class:`NonFiniteCheckpointError`, naming the first such tensors) unless
+    ``check_finite=False``.
     """
     logger = logger or MMLogger.get_current_instance()
     checkpoint = resolve_checkpoint(checkpoint)
     ckpt = load_checkpoint_file(checkpoint)
     state = ckpt.get('state_dict', ckpt)
+    if check_finite:
+        check_finite_weights(state, f'checkpoint {checkpoint}')
     if key_map:
         mapped = OrderedDict()
         for key, value in state.items():

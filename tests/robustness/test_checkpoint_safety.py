@@ -135,3 +135,89 @@ def test_test_tool_loads_its_own_checkpoint_strictly(tiny_mner_checkpoint, tmp_p
     r = run_tool(['tools/test.py', TEXT_CFG, own, '--cfg-options', *TINY])
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'missing in checkpoint: 0, unexpected: 0, shape mismatch (skipped): 0, partly loaded: 0' in r.stdout
+
+
+@pytest.fixture(scope='module')
+def non_finite_checkpoint(tiny_mner_checkpoint, tmp_path_factory):
+    """The tiny MNER checkpoint with a NaN in the CRF transitions and an infinity in the classifier."""
+    ckpt = load_checkpoint_file(tiny_mner_checkpoint)
+    state = ckpt['state_dict']
+    names = [k for k in state if state[k].is_floating_point()]
+    first, second = names[-1], names[-2]
+    state[first].view(-1)[0] = float('nan')
+    state[second].view(-1)[:2] = float('inf')
+    path = str(tmp_path_factory.mktemp('nan') / 'nan.pth')
+    torch.save(ckpt, path)
+    return path, second, first
+
+
+def test_non_finite_weights_are_refused_naming_the_tensors(non_finite_checkpoint):
+    from pmu.utils.checkpoint import NonFiniteCheckpointError
+    path, inf_name, nan_name = non_finite_checkpoint
+    with pytest.raises(NonFiniteCheckpointError, match=re.escape(
+            f'checkpoint {path} holds non-finite weights: 2 tensors with NaN or infinite values, first '
+            f'{inf_name} (0 NaN, 2 inf of ')):
+        load_mapped_checkpoint(torch.nn.Linear(2, 2), path)
+
+
+@pytest.mark.slow
+def test_test_and_infer_tools_refuse_non_finite_weights(non_finite_checkpoint):
+    path, inf_name, nan_name = non_finite_checkpoint
+    r = run_tool(['tools/test.py', TEXT_CFG, path, '--cfg-options', *TINY])
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'pmu.utils.checkpoint.NonFiniteCheckpointError: checkpoint {path} holds non-finite '
+                           f'weights: 2 tensors with NaN or infinite values, first {inf_name} (0 NaN, 2 inf of ')
+    assert f'{nan_name} (1 NaN, 0 inf of ' in last and '"ner/f1"' not in r.stdout
+    r = run_tool(['tools/infer.py', TEXT_CFG, path, '--text', 'Obama visits Paris'])
+    assert r.returncode == 1 and r.stdout == ''
+    assert r.stderr.strip().splitlines()[-1].startswith(f'tools/infer.py: checkpoint {path} holds non-finite weights')
+
+
+PLAIN = '''import sys, torch
+ckpt = torch.load(sys.argv[1], weights_only=False)  # our own file, trusted
+ckpt.pop('rng_state')
+torch.save(ckpt, sys.argv[2])  # as plain MMEngine pickles it: HistoryBuffer with its statistics functions
+'''
+
+
+@pytest.fixture(scope='module')
+def plain_mmengine_checkpoint(tiny_mner_checkpoint, tmp_path_factory):
+    """The tiny checkpoint written again by a process without pmu: no random states, and the message hub's
+    HistoryBuffers pickled with their statistics functions (``getattr(HistoryBuffer, 'mean')``), as MMEngine
+    writes them (safe loading refused such files before)."""
+    import subprocess
+    import sys
+    path = str(tmp_path_factory.mktemp('plain') / 'plain.pth')
+    subprocess.run([sys.executable, '-c', PLAIN, tiny_mner_checkpoint, path], check=True)
+    with open(path, 'rb') as f:
+        assert b'getattr' in f.read()
+    return path
+
+
+def test_a_plain_mmengine_checkpoint_loads_safely(plain_mmengine_checkpoint):
+    from mmengine.logging.history_buffer import HistoryBuffer
+    ckpt = load_checkpoint_file(plain_mmengine_checkpoint)
+    assert 'rng_state' not in ckpt and ckpt['state_dict']
+    buf = next(iter(ckpt['message_hub']['log_scalars'].values()))
+    assert isinstance(buf, HistoryBuffer) and buf.statistics('mean') is not None
+
+
+def test_getattr_other_than_history_buffer_statistics_is_refused(tmp_path):
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    class Lookup:
+        def __reduce__(self):
+            return (getattr, (HistoryBuffer, 'register_statistics'))
+    path = str(tmp_path / 'lookup.pth')
+    torch.save({'state_dict': {'w': torch.zeros(1)}, 'x': Lookup()}, path)
+    with pytest.raises(UnsafeCheckpointError, match=r"getattr\(HistoryBuffer, 'register_statistics'\) is not allowed"):
+        load_checkpoint_file(path)
+
+
+@pytest.mark.slow
+def test_test_tool_evaluates_a_plain_mmengine_checkpoint(plain_mmengine_checkpoint):
+    r = run_tool(['tools/test.py', TEXT_CFG, plain_mmengine_checkpoint, '--cfg-options', *TINY])
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'missing in checkpoint: 0, unexpected: 0, shape mismatch (skipped): 0, partly loaded: 0' in r.stdout
+    assert '"ner/f1"' in r.stdout.strip().splitlines()[-1]

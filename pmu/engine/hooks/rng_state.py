@@ -1,7 +1,7 @@
 """Random generator states in every checkpoint, for an exact ``--resume``."""
 from mmengine.hooks import Hook
 
-from pmu.engine.resume import RNG_INFO_KEY, get_rng_state
+from pmu.engine.resume import RNG_INFO_KEY, checkpoint_rng_state
 from pmu.registry import HOOKS
 
 
@@ -16,13 +16,15 @@ class RNGStateHook(Hook):
     just before the first batch after the checkpoint is loaded, so dropout
     and data augmentation continue as in the interrupted run. Checkpoints
     written at the end of an epoch and at an iteration interval both carry
-    them.
+    them; so does the epoch checkpoint MMEngine writes again after
+    validation found a new best score (``save_best``): with the states
+    training goes on with, not those validation advanced.
     """
 
     priority = 'VERY_LOW'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['rng_state'] = get_rng_state()
+        checkpoint['rng_state'] = checkpoint_rng_state(runner)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if 'rng_state' in checkpoint:

@@ -1,6 +1,6 @@
 """Run a trained MNER or MRE model on new posts; one JSON line per post on stdout.
 
-    python tools/infer.py CONFIG WEIGHTS --text "..." [--image IMG] [--head H --tail T]
+    python tools/infer.py CONFIG WEIGHTS --text "..." [--image IMG] [--caption C] [--head H --tail T]
     python tools/infer.py CONFIG WEIGHTS --input posts.jsonl [--batch-size N] [--out-dir DIR]
 
 WEIGHTS is a checkpoint file or a work dir. The task (MNER or MRE) comes from the config;
@@ -20,8 +20,12 @@ def parse_args(argv=None):
     p.add_argument('weights', help='checkpoint file or work dir')
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument('--text', help='one post')
-    src.add_argument('--input', help='a .jsonl file: one {"text", "image", ["head", "tail"]} per line')
+    src.add_argument('--input', help='a .jsonl file: one {"text", "image", "caption", ["head", "tail"]} per line')
     p.add_argument('--image', help="the --text post's image (omit for none)")
+    p.add_argument('--caption', help="the --text post's image caption, for models trained with captions")
+    p.add_argument('--captioner', metavar='NAME_OR_PATH',
+                   help='models trained with captions: a transformers image-to-text model (e.g. '
+                        'Salesforce/blip-image-captioning-base) that captions posts with an image and no caption')
     p.add_argument('--head', help='MRE, with --text: the head entity as it appears in the text')
     p.add_argument('--tail', help='MRE, with --text: the tail entity as it appears in the text')
     p.add_argument('--batch-size', type=int, default=1)
@@ -34,8 +38,8 @@ def parse_args(argv=None):
                    help='MNER: the region of the image each entity refers to, by a PROMU '
                         'pre-training checkpoint or work dir')
     args = p.parse_args(argv)
-    if args.input and (args.image or args.head or args.tail):
-        p.error('--image/--head/--tail go with --text; in --input files they are fields of each line')
+    if args.input and (args.image or args.caption or args.head or args.tail):
+        p.error('--image/--caption/--head/--tail go with --text; in --input files they are fields of each line')
     if args.input and not args.input.endswith('.jsonl'):
         p.error(f'--input {args.input}: expected a .jsonl file (one JSON object per line)')
     if args.batch_size < 1:
@@ -66,6 +70,8 @@ def main(argv=None):
         except ImportError as e:
             sys.exit(f'--ground needs pmu.apis.grounding.EntityGrounder, which cannot be imported: {e}')
         kwargs['grounder'] = EntityGrounder(args.ground, device=args.device)
+    if args.captioner:
+        kwargs['captioner'] = dict(type='HFCaptioner', name_or_path=args.captioner, device=args.device)
     from pmu.utils.checkpoint import NonFiniteCheckpointError
     try:
         infer = PMUInferencer(args.config, args.weights, device=args.device,
@@ -73,7 +79,7 @@ def main(argv=None):
     except NonFiniteCheckpointError as e:
         sys.exit(f'tools/infer.py: {e}')  # no NaN scores, no invalid JSON on stdout
     if args.text is not None:
-        item = dict(text=args.text, image=args.image)
+        item = dict(text=args.text, image=args.image, caption=args.caption)
         if args.head is not None or args.tail is not None:
             item.update(head=args.head, tail=args.tail)
         inputs = [item]

@@ -106,3 +106,27 @@ def test_pictures_and_page_show_the_caption(ner, tweet_image, tmp_path):
     assert 'caption (given): a basketball player on a stage' in page
     assert 'caption: none (ran without the caption segment)' in page and 'no caption and no image' in page
     assert (tmp_path / 'vis' / '0.png').stat().st_size > 0
+
+
+def test_the_cli_takes_a_caption_and_a_captioner(tmp_path, tweet_image):
+    """tools/infer.py --caption for one post, --captioner for a post with an image and no caption."""
+    import json
+    import subprocess
+    import sys
+
+    from pmu.apis import MNERInferencer
+    work = tmp_path / 'work'
+    work.mkdir()
+    model = MNERInferencer(CAPTION_CONFIG, random_weights=True, show_progress=False).model
+    torch.save(dict(state_dict=model.state_dict()), work / 'epoch_1.pth')
+    blip = write_tiny_blip(tmp_path / 'blip')
+    env = dict(__import__('os').environ, OMP_NUM_THREADS='1')
+    run = [sys.executable, 'tools/infer.py', CAPTION_CONFIG, str(work), '--text', TEXT]
+    given = subprocess.run(run + ['--caption', 'a man with a trophy'], cwd=REPO, capture_output=True, text=True,
+                           timeout=300, env=env)
+    written = subprocess.run(run + ['--image', tweet_image, '--captioner', blip], cwd=REPO, capture_output=True,
+                             text=True, timeout=300, env=env)
+    assert given.returncode == 0 and written.returncode == 0, given.stderr[-2000:] + written.stderr[-2000:]
+    given, written = json.loads(given.stdout), json.loads(written.stdout)
+    assert (given['caption'], given['caption_source']) == ('a man with a trophy', 'given')
+    assert written['caption_source'] == 'captioner' and written['caption']

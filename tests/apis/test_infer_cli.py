@@ -39,7 +39,7 @@ def test_the_cli_prints_json_lines_and_writes_the_out_dir(tmp_path, tweet_image)
 def test_cli_argument_errors(capsys):
     with pytest.raises(SystemExit):
         infer.parse_args([CONFIG, 'w', '--input', 'posts.jsonl', '--image', 'x.jpg'])
-    assert '--image/--head/--tail go with --text' in capsys.readouterr().err
+    assert '--image/--caption/--head/--tail go with --text' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         infer.parse_args([CONFIG, 'w', '--input', 'posts.json'])
     assert 'expected a .jsonl file' in capsys.readouterr().err

@@ -86,23 +86,8 @@ def test_final_optimizer_true_keeps_it(tmp_path):
     assert any(m.startswith('epoch_1.pth: ') and m.endswith('with optimizer state') for m in lines)
 
 
-def test_resuming_a_finished_run_for_more_epochs_warns_that_the_optimizer_starts_afresh(default_run, tmp_path):
-    runner, _, _ = default_run
-    work = str(tmp_path / 'continued')
-    shutil.copytree(runner.work_dir, work)
-    with open(osp.join(work, 'last_checkpoint'), 'w') as f:
-        f.write(osp.join(work, 'epoch_3.pth'))
-    r = run_tool(['tools/train.py', TEXT_CFG, '--work-dir', work, '--resume', '--cfg-options', *TINY,
-                  'train_cfg.max_epochs=4'])
-    assert r.returncode == 0, r.stderr[-3000:]
-    log = r.stdout + r.stderr
-    assert 'resuming from a checkpoint without optimizer state' in log
-    assert 'Epoch(train) [4]' in log
-    assert osp.isfile(osp.join(work, 'epoch_4.pth')) and not osp.exists(osp.join(work, 'epoch_3.pth'))
-
-
 def test_a_finished_run_continued_for_more_epochs_follows_the_schedule_of_the_new_length(default_run, tmp_path):
-    """The 3-epoch run's schedule decayed to 0 at its last iteration; loaded as it is, epoch 4 would train at
+    """The optimizer starts afresh (the final checkpoint has no optimizer state: said so). The 3-epoch run's schedule decayed to 0 at its last iteration; loaded as it is, epoch 4 would train at
     lr 0. It is rebuilt for 4 epochs (16 iterations: warm-up over 4, linear decay to 0 at the last) and
     advanced to iteration 12, with a warning: iterations 13-16 get 3/11, 2/11, 1/11, 0 of the base rate 5e-5."""
     runner, _, _ = default_run
@@ -114,6 +99,8 @@ def test_a_finished_run_continued_for_more_epochs_follows_the_schedule_of_the_ne
                   'train_cfg.max_epochs=4'])
     assert r.returncode == 0, r.stderr[-3000:]
     log = r.stdout + r.stderr
+    assert 'resuming from a checkpoint without optimizer state' in log and 'Epoch(train) [4]' in log
+    assert osp.isfile(osp.join(work, 'epoch_4.pth')) and not osp.exists(osp.join(work, 'epoch_3.pth'))
     assert ('--resume at iteration 12 (epoch 3) with train_cfg.max_epochs=4: the checkpoint\'s learning-rate '
             'schedule was planned for another length and ends at iteration 12 (it would train at lr 0 from here); '
             'it is rebuilt from the config for 4 epochs (ending at iteration 16): lr 1.36e-05 at iteration 13') in log

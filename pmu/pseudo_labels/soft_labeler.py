@@ -18,7 +18,7 @@ from mmengine.dist import barrier, get_rank, is_main_process
 from mmengine.logging import MMLogger
 from PIL import Image
 
-from pmu.models.pretrainers.alignment import soft_pseudo_labels
+from pmu.models.pretrainers.alignment import DEFAULT_PSEUDO_LABELS, soft_pseudo_labels
 from pmu.registry import MODELS, PROMPTS
 from pmu.utils.checkpoint import load_checkpoint_file, resolve_checkpoint
 from pmu.utils.image import load_image
@@ -199,6 +199,10 @@ class SoftPromptLabeler:
     ``softmax(sim / tau)`` is the label, ignored when its largest probability is
     below ``threshold`` (:func:`~pmu.models.soft_pseudo_labels`).
 
+    With a student whose ``label_source`` is ``'online'``,
+    :meth:`online_teacher` gives the frozen teacher, its prompt features and
+    the resolved temperature instead (the student labels each step's view).
+
     Labels are cached in ``cache_dir`` under a hash of everything they depend
     on (teacher checkpoint, vocabularies, settings, images and boxes), so a
     resumed run does not recompute them; under DDP rank 0 computes and the
@@ -225,11 +229,11 @@ class SoftPromptLabeler:
                  teacher_checkpoint: str,
                  entity_vocab: str,
                  relation_vocab: str,
-                 tau: Union[float, str] = 0.02,
-                 threshold: float = 0.2,
-                 hard: bool = False,
-                 entity_templates: dict = dict(type='promu_entity'),
-                 relation_templates: dict = dict(type='promu_relation'),
+                 tau: Union[float, str] = DEFAULT_PSEUDO_LABELS['tau'],
+                 threshold: float = DEFAULT_PSEUDO_LABELS['threshold'],
+                 hard: bool = DEFAULT_PSEUDO_LABELS['hard'],
+                 entity_templates: dict = DEFAULT_PSEUDO_LABELS['entity_templates'],
+                 relation_templates: dict = DEFAULT_PSEUDO_LABELS['relation_templates'],
                  image_size=(224, 224),
                  batch_size: int = 32,
                  cache_dir: str = 'soft_labels',
@@ -246,6 +250,10 @@ class SoftPromptLabeler:
         self.cache_dir = cache_dir
         self.summary_dir = summary_dir or cache_dir
         self.summary: Optional[dict] = None
+        # what of the teacher's config its features depend on besides the checkpoint (the ITC split;
+        # left out of the cache keys when it is the default, so that existing caches stay valid)
+        layers = Config.fromfile(teacher_config).model.get('itc_text_layers', 'all')
+        self._teacher_variant = '' if layers == 'all' else f':itc_text_layers={layers}'
 
     @classmethod
     def for_student(cls, student, teacher_config: str, teacher_checkpoint: str, **options) -> 'SoftPromptLabeler':
@@ -256,7 +264,8 @@ class SoftPromptLabeler:
 
     def _key(self, dataset, checkpoint: str) -> str:
         st = os.stat(checkpoint)
-        payload = json.dumps([osp.abspath(checkpoint), st.st_size, st.st_mtime_ns, self.settings,
+        payload = json.dumps([osp.abspath(checkpoint) + self._teacher_variant, st.st_size, st.st_mtime_ns,
+                              self.settings,
                               read_vocabulary(self.entity_vocab), read_vocabulary(self.relation_vocab),
                               dataset.num_objects, self.image_size,
                               [(im['img_path'], np.asarray(im['gt_boxes']).tolist())
@@ -264,13 +273,13 @@ class SoftPromptLabeler:
                              sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
-    def compute(self, dataset, checkpoint: str) -> dict:
-        """Labels and summary of ``dataset``'s images (no cache)."""
-        teacher, checkpoint = build_teacher(self.teacher_config, checkpoint)
+    def prompt_features(self, teacher, checkpoint: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The teacher's prompt features of the entity and relation vocabularies (cached under
+        ``<cache_dir>/prompts``)."""
         cfg = self.settings
         entities, relations = read_vocabulary(self.entity_vocab), read_vocabulary(self.relation_vocab)
         st = os.stat(checkpoint)
-        encoder_id = f'teacher:{osp.abspath(checkpoint)}:{st.st_size}:{st.st_mtime_ns}'
+        encoder_id = f'teacher:{osp.abspath(checkpoint)}:{st.st_size}:{st.st_mtime_ns}{self._teacher_variant}'
         prompt_dir = osp.join(self.cache_dir, 'prompts')
         ent = encode_vocabulary(entities, cfg['entity_templates'],
                                 _counted(teacher.encode_text, entities, cfg['entity_templates'], 'entity prompts'),
@@ -279,10 +288,50 @@ class SoftPromptLabeler:
                                 _counted(teacher.encode_text, relations, cfg['relation_templates'],
                                          'relation prompts'),
                                 encoder_id, cache_dir=prompt_dir)
+        return ent, rel
+
+    def temperature(self, teacher) -> float:
+        """The label temperature: the setting, or the teacher's learned one (``tau='teacher'``)."""
+        tau = self.settings['tau']
+        return teacher_temperature(teacher) if tau == 'teacher' else float(tau)
+
+    def online_teacher(self) -> dict:
+        """For :meth:`PromuPretrainer.set_online_teacher`: ``dict(teacher, entity_features,
+        relation_features, tau, image_size)``; the frozen teacher labels each step's view. The settings
+        are written to ``<summary_dir>/summary.json`` (:attr:`summary`). Under DDP rank 0 encodes the
+        prompts first, the others read them from the cache."""
+        checkpoint = resolve_checkpoint(self.teacher_checkpoint)
+        teacher, checkpoint = build_teacher(self.teacher_config, checkpoint)
+        if is_main_process():
+            ent, rel = self.prompt_features(teacher, checkpoint)
+        barrier()
+        if not is_main_process():
+            ent, rel = self.prompt_features(teacher, checkpoint)
+        tau = self.temperature(teacher)
+        cfg = self.settings
+        self.summary = dict(label_source='online', teacher=checkpoint, tau=tau, tau_setting=cfg['tau'],
+                            threshold=cfg['threshold'], hard=cfg['hard'], image_size=list(self.image_size),
+                            entity_prompts=len(ent), relation_prompts=len(rel))
+        if is_main_process():
+            os.makedirs(self.summary_dir, exist_ok=True)
+            with open(osp.join(self.summary_dir, 'summary.json'), 'w') as f:
+                json.dump(self.summary, f, indent=2)
+            MMLogger.get_current_instance().info(
+                'online soft labels: the frozen teacher labels each step\'s view; ' + ', '.join(
+                    f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in self.summary.items()))
+        return dict(teacher=teacher, entity_features=ent, relation_features=rel, tau=tau,
+                    image_size=self.image_size)
+
+    def compute(self, dataset, checkpoint: str) -> dict:
+        """Labels and summary of ``dataset``'s images (no cache)."""
+        teacher, checkpoint = build_teacher(self.teacher_config, checkpoint)
+        cfg = self.settings
+        entities = read_vocabulary(self.entity_vocab)
+        ent, rel = self.prompt_features(teacher, checkpoint)
         images = dataset.unique_images()
         coe_sim, box_valid, cir_sim, image_ok = teacher_similarities(
             teacher, images, ent, rel, dataset.num_objects, self.image_size, self.batch_size)
-        tau = teacher_temperature(teacher) if cfg['tau'] == 'teacher' else float(cfg['tau'])
+        tau = self.temperature(teacher)
         args = dict(tau=tau, threshold=cfg['threshold'], hard=cfg['hard'])
         coe, coe_valid = soft_pseudo_labels(coe_sim, **args)
         cir, cir_valid = soft_pseudo_labels(cir_sim, **args)

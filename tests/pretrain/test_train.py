@@ -102,7 +102,12 @@ def test_each_ablation_config_trains(config, cache_dir, teacher_dir, tmp_path):
     assert osp.exists(osp.join(str(tmp_path), 'epoch_1.pth'))
     model = runner.model
     labels = model.soft_labels
-    if 'hard-labels' in name:
+    assert model.label_source == ('online' if 'online-labels' in name else 'offline')
+    assert model.itc_text_layers == ('lower' if 'itc-lower' in name else 'all')
+    if 'online-labels' in name:  # the teacher labels each step's view: nothing cached, no crop skipped
+        assert labels is None and model.online_teacher is not None
+        assert runner.message_hub.get_scalar('train/cir_skipped_crop').current() == 0
+    elif 'hard-labels' in name:
         assert set(labels['cir'].float().unique().tolist()) <= {0.0, 1.0}
     else:
         assert labels['cir'].float().max() < 1.0
@@ -129,3 +134,33 @@ def test_teacher_agreement_tool_function(cache_dir, teacher_dir):
     assert out['images'] == 2 and out['objects'] == 2  # 8 val pairs = 2 images, one top box each
     assert out['labelled_of_objects'] <= 1
     assert 0 <= out['agreement'] <= 1 and out['agreement_objects'] <= 2
+
+
+def test_online_student_trains_against_a_frozen_teacher(cache_dir, teacher_dir, tmp_path):
+    """label_source='online' with the teacher's learned temperature: two steps; the teacher stays as its
+    checkpoint, in eval mode, out of the optimizer and the student's checkpoint; no pair is skipped for
+    its crop."""
+    from pmu.pseudo_labels.soft_labeler import teacher_temperature
+    from pmu.utils.checkpoint import load_checkpoint_file, resolve_checkpoint
+    cfg = small_config(osp.join(PRETRAIN, 'promu_minilm-effnet_coco-mini_online-labels.py'), cache_dir, tmp_path, **{
+        'custom_hooks.1.teacher_checkpoint': teacher_dir, 'train_cfg.val_interval': 5,
+        'model.pseudo_labels.threshold': 0.0, 'model.pseudo_labels.tau': 'teacher'})
+    runner = train(cfg)
+    model = runner.model
+    teacher = model.online_teacher
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    state = load_checkpoint_file(resolve_checkpoint(teacher_dir))['state_dict']
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(value.cpu(), state[key]), key
+    in_optimizer = {id(p) for g in runner.optim_wrapper.optimizer.param_groups for p in g['params']}
+    assert not in_optimizer & {id(p) for p in teacher.parameters()}
+    saved = torch.load(osp.join(str(tmp_path), 'epoch_1.pth'), map_location='cpu', weights_only=False)['state_dict']
+    assert set(saved) == set(model.state_dict())  # the teacher is not saved with the student
+    hub = runner.message_hub
+    skipped = hub.get_scalar('train/cir_skipped_crop').data[0]
+    assert len(skipped) == 2 and all(v == 0 for v in skipped)
+    assert hub.get_scalar('train/cir_labelled').current() == 1.0  # threshold 0: every pair labelled
+    assert hub.get_scalar('train/loss_cir').current() > 0 and hub.get_scalar('train/loss_coe').current() > 0
+    summary = json.load(open(osp.join(str(tmp_path), 'soft_labels', 'summary.json')))
+    assert summary['label_source'] == 'online' and summary['tau_setting'] == 'teacher'
+    assert summary['tau'] == pytest.approx(teacher_temperature(teacher)) == model._online['tau']

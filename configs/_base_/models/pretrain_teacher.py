@@ -5,6 +5,7 @@ model = dict(
     type='PromptTeacher',
     embed_dim=256,
     text_pool='mean',  # MiniLM (sentence-transformers) was trained with mean pooling; bert-vit: 'cls'
+    itc_text_layers='all',  # or the number of lower text layers (the student's fusion split: ITC split)
     # max_length (caption sub-words): complete_config sets the dataset's. Left out, not None:
     # SoftLabelHook builds the teacher from this file without completing it (the default is 32).
     # on CPU the backward pass through EfficientNet's early stages dominates a step:

@@ -16,7 +16,10 @@ class SoftLabelHook(Hook):
     The labeler is the student's (:meth:`SoftPromptLabeler.for_student`: its
     vocabularies and ``pseudo_labels`` settings); its labels (cached) go to the
     student's ``set_soft_labels``, its summary to
-    ``<work_dir>/soft_labels/summary.json``.
+    ``<work_dir>/soft_labels/summary.json``. A student with
+    ``label_source='online'`` gets the frozen teacher and its prompt features
+    instead (``set_online_teacher``): it labels each step's augmented view
+    itself, and no image is labelled here.
 
     Args:
         teacher_config: the teacher's config file.
@@ -46,4 +49,7 @@ class SoftLabelHook(Hook):
         labeler = SoftPromptLabeler.for_student(
             model, self.teacher_config, self.teacher_checkpoint, image_size=self.image_size,
             batch_size=self.batch_size, cache_dir=self.cache_dir or summary_dir, summary_dir=summary_dir)
-        model.set_soft_labels(**labeler.label(runner.train_dataloader.dataset))
+        if getattr(model, 'label_source', 'offline') == 'online':
+            model.set_online_teacher(**labeler.online_teacher())
+        else:
+            model.set_soft_labels(**labeler.label(runner.train_dataloader.dataset))

@@ -1,4 +1,5 @@
-from .alignment import box_grid_weights, image_id, soft_pseudo_labels
+from .alignment import DEFAULT_PSEUDO_LABELS, box_grid_weights, crop_boxes, image_id, soft_pseudo_labels
 from .promu import PromptTeacher, PromuPretrainer
 
-__all__ = ['PromptTeacher', 'PromuPretrainer', 'box_grid_weights', 'image_id', 'soft_pseudo_labels']
+__all__ = ['DEFAULT_PSEUDO_LABELS', 'PromptTeacher', 'PromuPretrainer', 'box_grid_weights', 'crop_boxes', 'image_id',
+           'soft_pseudo_labels']

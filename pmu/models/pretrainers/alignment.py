@@ -6,6 +6,14 @@ import torch
 import torch.nn.functional as F
 
 
+# How the teacher's similarities become labels: the one place of these defaults in code (the
+# student's ``pseudo_labels`` and :class:`~pmu.pseudo_labels.soft_labeler.SoftPromptLabeler` start
+# from it; the configs set them once, in ``model.pseudo_labels`` of configs/_base_/models/pretrain_promu.py).
+# ``tau``: a number or ``'teacher'`` (the teacher's learned ITC temperature, clamped).
+DEFAULT_PSEUDO_LABELS = dict(tau=0.02, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
+                             relation_templates=dict(type='promu_relation'))
+
+
 def soft_pseudo_labels(sim: torch.Tensor, tau: float, threshold: float = 0.2,
                        hard: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
     """Teacher similarities ``[N, V]`` → labels ``softmax(sim / tau)`` ``[N, V]`` and ``valid [N]``.
@@ -53,3 +61,20 @@ def grid_shape(num_tokens: int, image_hw: Tuple[int, int]) -> Tuple[int, int]:
 def image_id(path: str) -> int:
     """A stable non-negative id of an image path, the same on every rank (ITC positives across ranks)."""
     return int.from_bytes(hashlib.blake2b(path.encode('utf-8'), digest_size=7).digest(), 'big')
+
+
+def crop_boxes(images: torch.Tensor, index: torch.Tensor, boxes: torch.Tensor,
+               out_hw: Tuple[int, int]) -> torch.Tensor:
+    """Bilinear crops of ``images [B, C, H, W]``: box ``boxes[i]`` (x1, y1, x2, y2 in pixels) of image
+    ``index[i]``, resized to ``out_hw`` → ``[N, C, h, w]`` (the online teacher's COE view: the part of
+    the object the student's crop keeps)."""
+    H, W = images.shape[-2:]
+    b = boxes.float()
+    theta = torch.zeros(len(b), 2, 3, device=images.device)
+    theta[:, 0, 0] = (b[:, 2] - b[:, 0]) / W
+    theta[:, 0, 2] = (b[:, 0] + b[:, 2]) / W - 1
+    theta[:, 1, 1] = (b[:, 3] - b[:, 1]) / H
+    theta[:, 1, 2] = (b[:, 1] + b[:, 3]) / H - 1
+    src = images[index].float()
+    grid = F.affine_grid(theta, [len(b), src.shape[1], *out_hw], align_corners=False)
+    return F.grid_sample(src, grid, mode='bilinear', padding_mode='border', align_corners=False)

@@ -1,6 +1,7 @@
 """PROMU pre-training: the ITC-only teacher (prompter) and the student with ITC, ITM, COE and CIR."""
+import copy
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ from pmu.structures import read_vocabulary
 from ..base import ThreeModeModel
 from ..fusion import FusionOutput, build_fusion
 from ..losses.matching import sample_hard_negatives
-from .alignment import box_grid_weights, grid_shape, image_id
+from .alignment import DEFAULT_PSEUDO_LABELS, box_grid_weights, crop_boxes, grid_shape, image_id, soft_pseudo_labels
 
 
 def _vocab_size(vocab) -> int:
@@ -35,9 +36,10 @@ class PromuPretrainer(ThreeModeModel):
     layers encode the caption alone, once per step; its upper layers either
     finish the caption alone or fuse it with an image's visual tokens:
 
-    - ITC: the caption alone (the whole text encoder, pooled by ``text_pool``)
-      and the image's global token, projected to ``embed_dim``; symmetric
-      InfoNCE (``itc_loss``).
+    - ITC: the caption alone (the whole text encoder, pooled by ``text_pool``;
+      with ``itc_text_layers='lower'`` only the layers below the fusion, as the
+      official code and ALBEF) and the image's global token, projected to
+      ``embed_dim``; symmetric InfoNCE (``itc_loss``).
     - ITM: the fused [CLS] of every pair as given (label: its match flag) and,
       per matched pair, a negative caption and a negative image
       (``itm_head``). Negatives are drawn from the ITC similarities (hard
@@ -49,9 +51,20 @@ class PromuPretrainer(ThreeModeModel):
       entity vocabulary (``coe_head``), against the teacher's soft label.
     - CIR: the fused [CLS] (``cir_source='cls'``, the paper) or the mean of the
       fused visual tokens (``'visual_mean'``, the official code) → relation
-      vocabulary (``cir_head``). Samples whose random crop kept less than
-      ``cir_min_coverage`` of the image (metainfo ``crop_coverage``) are
-      skipped: the teacher labelled the whole image, the student sees the crop.
+      vocabulary (``cir_head``). With offline labels, samples whose random
+      crop kept less than ``cir_min_coverage`` of the image (metainfo
+      ``crop_coverage``) are skipped: the teacher labelled the whole image, the
+      student sees the crop.
+
+    Where the labels come from (``label_source``): ``'offline'``, once before
+    training, on the whole un-augmented image and on each object's box of the
+    original image (:meth:`set_soft_labels`, ``SoftLabelHook``); or
+    ``'online'``, in each step, on the view the student sees: the frozen
+    teacher (:meth:`set_online_teacher`; eval mode, no gradient, outside the
+    module tree: not in the optimizer, the state dict or a checkpoint) encodes
+    the augmented image (CIR) and the part of the remapped box in it (COE),
+    against the same prompt features, temperature and threshold. Online, no
+    pair is skipped for its crop (``cir_skipped_crop`` is 0).
 
     COE and CIR read the fused forward of each pair with its own image, so
     their gradients train the fusion layers and the text encoder too. They use
@@ -64,6 +77,11 @@ class PromuPretrainer(ThreeModeModel):
         embed_dim: ITC projection size (256 in the paper).
         text_pool: ``'cls'`` or ``'mean'`` (sentence-transformers models such
             as MiniLM were trained with mean pooling) for the ITC text feature.
+        itc_text_layers: which text layers make the ITC text feature (and the
+            prompt features of :meth:`encode_text`): ``'all'`` (the whole text
+            encoder), ``'lower'`` (the layers below the fusion, text only: the
+            official code, ALBEF), or a number N (the lowest N layers; a model
+            without a fusion, e.g. the teacher, takes only a number).
         itc_loss: ``ImageTextContrastiveLoss`` config, ``None`` to leave ITC out
             (then there are no ITC features: no retrieval in ``predict``).
         itm_head: ``ITMHead`` config (with its ``loss``), ``None``: no ITM.
@@ -72,7 +90,8 @@ class PromuPretrainer(ThreeModeModel):
         itm_hard_negatives: mine ITM negatives from the ITC similarities.
         cir_source: ``'cls'`` or ``'visual_mean'``.
         cir_min_coverage: smallest share of the original image's area a crop
-            must keep for CIR to use the sample.
+            must keep for CIR to use the sample (offline labels only).
+        label_source: ``'offline'`` or ``'online'`` (see above).
         entity_vocab, relation_vocab: vocabulary files of the pseudo-label
             cache (or their sizes): the output sizes of the COE/CIR heads.
         pseudo_labels: how the teacher's similarities become labels
@@ -93,6 +112,7 @@ class PromuPretrainer(ThreeModeModel):
                  fusion: Optional[dict] = None,
                  embed_dim: int = 256,
                  text_pool: str = 'cls',
+                 itc_text_layers: Union[str, int] = 'all',
                  itc_loss: Optional[dict] = dict(type='ImageTextContrastiveLoss'),
                  itm_head: Optional[dict] = None,
                  coe_head: Optional[dict] = None,
@@ -100,6 +120,7 @@ class PromuPretrainer(ThreeModeModel):
                  itm_hard_negatives: bool = True,
                  cir_source: str = 'cls',
                  cir_min_coverage: float = 0.5,
+                 label_source: str = 'offline',
                  entity_vocab=None,
                  relation_vocab=None,
                  pseudo_labels: Optional[dict] = None,
@@ -112,6 +133,8 @@ class PromuPretrainer(ThreeModeModel):
             raise ValueError(f"text_pool must be 'cls' or 'mean', not {text_pool!r}")
         if cir_source not in ('cls', 'visual_mean'):
             raise ValueError(f"cir_source must be 'cls' or 'visual_mean', not {cir_source!r}")
+        if label_source not in ('offline', 'online'):
+            raise ValueError(f"label_source must be 'offline' or 'online', not {label_source!r}")
         self.text_encoder = MODELS.build(text_encoder)
         self.visual_encoder = MODELS.build(visual_encoder)
         hidden, channels = self.text_encoder.hidden_size, self.visual_encoder.out_channels
@@ -121,6 +144,9 @@ class PromuPretrainer(ThreeModeModel):
         if not (itc_loss or itm_head or coe_head or cir_head):
             raise ValueError('no objective left: set at least one of itc_loss, itm_head, coe_head, cir_head')
         self.text_pool = text_pool
+        self.itc_text_layers = itc_text_layers
+        self._itc_lower = self._itc_split(itc_text_layers)
+        self.label_source = label_source
         self.max_length = max_length
         self.itm_hard_negatives = itm_hard_negatives
         self.cir_source = cir_source
@@ -142,14 +168,36 @@ class PromuPretrainer(ThreeModeModel):
                                           name='coe')) if coe_head else None
         self.cir_head = MODELS.build(dict(cir_head, in_channels=hidden, num_classes=num_relations,
                                           name='cir')) if cir_head else None
-        self.pseudo_labels = dict(tau=0.02, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
-                                  relation_templates=dict(type='promu_relation'))
+        self.pseudo_labels = copy.deepcopy(DEFAULT_PSEUDO_LABELS)
         self.pseudo_labels.update(pseudo_labels or {})
         self.soft_labels: Optional[dict] = None
+        # the online teacher and its prompt features: a plain dict, so that the teacher is no
+        # sub-module (not in parameters(), the optimizer, the state dict, DDP or model.train())
+        self._online: Optional[dict] = None
         self.frozen_parameters = tuple(frozen_parameters)
         for name, param in self.named_parameters():
             if any(re.match(p, name) for p in self.frozen_parameters):
                 param.requires_grad_(False)
+
+    def _itc_split(self, layers) -> Optional[int]:
+        """The number of lower text layers ITC reads, ``None`` for the whole text encoder."""
+        if layers == 'all':
+            return None
+        total = getattr(self.text_encoder, 'num_layers', None)
+        if layers == 'lower':
+            split = getattr(self.fusion, 'split', None)
+            if split is None:
+                raise ValueError("itc_text_layers='lower' needs a fusion that splits the text encoder "
+                                 "(SingleStreamFusion); a model without one takes a number of layers")
+            return split
+        if isinstance(layers, bool) or not isinstance(layers, int):
+            raise ValueError(f"itc_text_layers must be 'all', 'lower' or a number of layers, not {layers!r}")
+        if self.fusion is not None and layers != getattr(self.fusion, 'split', None):
+            raise ValueError(f'itc_text_layers={layers}: with a fusion, ITC reads the layers below it '
+                             f"({getattr(self.fusion, 'split', None)}; say 'lower')")
+        if total is None or not 1 <= layers <= total:
+            raise ValueError(f'itc_text_layers={layers}: the text encoder has {total} layers')
+        return None if layers == total else layers
 
     @property
     def needs_soft_labels(self) -> bool:
@@ -169,14 +217,18 @@ class PromuPretrainer(ThreeModeModel):
 
     def _encode_text(self, input_ids, attention_mask):
         """The image-independent part of the caption: the fusion's lower layers (all of the text
-        encoder without a fusion)."""
+        encoder without a fusion, or its lowest ``itc_text_layers``)."""
         if self.fusion is None:
+            if self._itc_lower is not None:
+                return self.text_encoder.encode_layers(self.text_encoder.embed(input_ids), attention_mask, 0,
+                                                       self._itc_lower)
             return self.text_encoder(input_ids, attention_mask)
         return self.fusion.encode_text(self.text_encoder, input_ids, attention_mask)
 
     def _text_alone(self, lower, attention_mask):
-        """The caption's states without any image: the whole text encoder."""
-        if self.fusion is None:
+        """The caption's states without any image that ITC reads: the whole text encoder, or with
+        ``itc_text_layers`` the lower layers only (``lower`` itself)."""
+        if self.fusion is None or self._itc_lower is not None:
             return lower
         return self.fusion.fuse(self.text_encoder, lower, attention_mask).text
 
@@ -187,7 +239,8 @@ class PromuPretrainer(ThreeModeModel):
         return F.normalize(self.vision_proj(tokens[:, 0]).float(), dim=-1)
 
     def text_features(self, input_ids, attention_mask):
-        """Text states ``[B, L, D]`` (the text encoder alone) and the normalised ITC feature ``[B, E]``."""
+        """Text states ``[B, L, D]`` (the text encoder alone; its lower layers with ``itc_text_layers``)
+        and the normalised ITC feature ``[B, E]``."""
         self._require_itc()
         states = self._text_alone(self._encode_text(input_ids, attention_mask), attention_mask)
         return states, self._text_feat(states, attention_mask)
@@ -253,11 +306,15 @@ class PromuPretrainer(ThreeModeModel):
         if not data_samples:
             raise RuntimeError('a training batch without any readable image')
         mask = inputs['attention_mask']
+        device = mask.device
+        match = torch.tensor([bool(s.match) for s in data_samples], device=device)
+        online = None
+        if self.needs_soft_labels and self.label_source == 'online':
+            # the teacher first, before the student's graph holds the step's activations
+            online = self._label_view(inputs['images'], data_samples, match.nonzero().squeeze(1))
         # the image-independent part of the captions, computed once for every use below
         lower, visual = self.extract_feat(inputs)
-        device = visual.device
         image_ids = torch.tensor([image_id(s.img_path) for s in data_samples], device=device)
-        match = torch.tensor([bool(s.match) for s in data_samples], device=device)
         text_image_ids = torch.where(match, image_ids, torch.full_like(image_ids, -1))
 
         losses = {}
@@ -287,7 +344,7 @@ class PromuPretrainer(ThreeModeModel):
         if self.itm_head is not None:
             losses.update(self.itm_head.loss(fused.text[:, 0], itm_labels))
         if self.needs_soft_labels:
-            losses.update(self._alignment(fused, own_rows, data_samples, matched, inputs['images'].shape[-2:]))
+            losses.update(self._alignment(fused, own_rows, data_samples, matched, inputs['images'], online))
             losses['align_skipped_mismatched'] = (~match).float().mean()
         return losses
 
@@ -320,12 +377,110 @@ class PromuPretrainer(ThreeModeModel):
                                '(see configs/pretrain/) or set model.coe_head/cir_head=None')
         return torch.tensor([self.soft_labels['index'].get(s.img_path, -1) for s in data_samples], device=device)
 
-    def _alignment(self, fused: FusionOutput, rows, data_samples, matched, image_hw):
+    def _offline_labels(self, samples, k: int, device) -> dict:
+        """The cached labels of ``samples``' images (the whole image, the original boxes); ``*_valid``:
+        the image has a row and the teacher was confident."""
+        label_rows = self._lookup(samples, device)
+        known = label_rows >= 0
+        safe = label_rows.clamp(min=0).cpu()
+        out = dict(known=known)
+        if self.cir_head is not None:
+            out['cir'] = self.soft_labels['cir'][safe].to(device)
+            out['cir_valid'] = self.soft_labels['cir_valid'][safe].to(device) & known
+        if self.coe_head is not None:
+            out['coe'] = self.soft_labels['coe'][safe, :k].to(device)
+            out['coe_valid'] = self.soft_labels['coe_valid'][safe, :k].to(device) & known[:, None]
+        return out
+
+    def _teacher_input(self, images: torch.Tensor, teacher) -> torch.Tensor:
+        """The student's normalised images in the teacher's normalisation (the same in pmu's configs)."""
+        s_mean, s_std = (getattr(self.data_preprocessor, k, None) for k in ('mean', 'std'))
+        t_mean, t_std = (getattr(teacher.data_preprocessor, k, None) for k in ('mean', 'std'))
+        if any(v is None for v in (s_mean, s_std, t_mean, t_std)):
+            if not all(v is None for v in (s_mean, s_std, t_mean, t_std)):
+                raise ValueError('the student and the teacher normalise images differently and one of them '
+                                 'does not say how (data_preprocessor mean/std)')
+            return images.float()
+        if torch.equal(s_mean.cpu(), t_mean.cpu()) and torch.equal(s_std.cpu(), t_std.cpu()):
+            return images.float()
+        raw = images.float() * s_std.to(images.device) + s_mean.to(images.device)
+        return (raw - t_mean.to(images.device)) / t_std.to(images.device)
+
+    @torch.no_grad()
+    def _online_labels(self, images: torch.Tensor, boxes: Optional[torch.Tensor],
+                       box_seen: Optional[torch.Tensor]) -> dict:
+        """The frozen teacher's labels of the view the student sees, in this step, without gradient.
+
+        ``images [m, 3, H, W]``: the augmented images (the data preprocessor's output); ``boxes [m, k,
+        4]`` in their pixels and ``box_seen [m, k]`` (a box the crop kept, covering a grid cell): COE
+        labels the region of each such box, CIR the whole augmented image. Temperature, threshold
+        and ``hard`` as :attr:`pseudo_labels` (the temperature resolved when the teacher was set).
+        """
+        if self._online is None:
+            raise RuntimeError("label_source='online' needs the teacher: add SoftLabelHook to custom_hooks "
+                               '(it calls set_online_teacher before training)')
+        on = self._online
+        teacher, device = on['teacher'], images.device
+        teacher.to(device).eval()
+        for key in ('entity_features', 'relation_features'):
+            on[key] = on[key].to(device)
+        x = self._teacher_input(images, teacher)
+        hw = tuple(x.shape[-2:]) if on['image_size'] is None else (on['image_size'][1], on['image_size'][0])
+        args = dict(tau=on['tau'], threshold=self.pseudo_labels['threshold'], hard=self.pseudo_labels['hard'])
+        out = dict(known=torch.ones(len(images), dtype=torch.bool, device=device))
+        if self.cir_head is not None:
+            view = x if tuple(x.shape[-2:]) == hw else F.interpolate(x, size=hw, mode='bilinear',
+                                                                      align_corners=False, antialias=True)
+            sim = teacher.encode_image(view).float() @ on['relation_features'].t()
+            out['cir'], out['cir_valid'] = soft_pseudo_labels(sim, **args)
+        if self.coe_head is not None:
+            m, k = box_seen.shape
+            out['coe'] = torch.zeros(m, k, len(on['entity_features']), device=device)
+            out['coe_valid'] = torch.zeros(m, k, dtype=torch.bool, device=device)
+            where = box_seen.nonzero()
+            if len(where):
+                crops = crop_boxes(x, where[:, 0], boxes[where[:, 0], where[:, 1]], hw)
+                sim = teacher.encode_image(crops).float() @ on['entity_features'].t()
+                probs, valid = soft_pseudo_labels(sim, **args)
+                out['coe'][where[:, 0], where[:, 1]] = probs
+                out['coe_valid'][where[:, 0], where[:, 1]] = valid
+        return out
+
+    @staticmethod
+    def _boxes(samples, k: Optional[int], device):
+        """The (remapped) boxes of ``samples`` in the student's view ``[m, k, 4]`` and their flags ``[m, k]``."""
+        K = len(samples[0].gt_boxes_valid)
+        k = K if k is None else k
+        boxes = torch.as_tensor(np.asarray([np.asarray(s.gt_boxes, np.float32) for s in samples],
+                                           np.float32).reshape(-1, K, 4), device=device)[:, :k]
+        box_ok = torch.as_tensor(np.asarray([np.asarray(s.gt_boxes_valid, bool) for s in samples],
+                                            bool).reshape(-1, K), device=device)[:, :k]
+        return boxes, box_ok
+
+    def _label_view(self, images, data_samples, matched) -> Optional[dict]:
+        """Online labels of the matched pairs' views (:meth:`_online_labels`); COE: every box the crop
+        kept that covers some of the image."""
+        samples = [data_samples[i] for i in matched.tolist()]
+        if not samples:
+            return None
+        boxes = box_seen = None
+        if self.coe_head is not None:
+            boxes, box_ok = self._boxes(samples, None, images.device)
+            H, W = images.shape[-2:]
+            inside = ((boxes[..., 2].clamp(max=W) > boxes[..., 0].clamp(min=0))
+                      & (boxes[..., 3].clamp(max=H) > boxes[..., 1].clamp(min=0)))
+            box_seen = box_ok & inside
+        return self._online_labels(images[matched], boxes, box_seen)
+
+    def _alignment(self, fused: FusionOutput, rows, data_samples, matched, images, online: Optional[dict] = None):
         """COE and CIR on the fused forward of the matched pairs.
 
-        ``fused.*[rows]`` are the pairs ``data_samples[matched]``, each fused with its own image.
+        ``fused.*[rows]`` are the pairs ``data_samples[matched]``, each fused with its own image;
+        ``images [B, 3, H, W]`` the batch's (augmented) images; ``online``: the teacher's labels of
+        them (:meth:`_label_view`; ``None``: computed here when ``label_source='online'``).
         """
         device = matched.device
+        image_hw = tuple(images.shape[-2:])
         samples = [data_samples[i] for i in matched.tolist()]
         if not samples:  # no matched pair in the batch: zero losses that keep the heads in the graph
             hidden = self.text_encoder.hidden_size
@@ -336,37 +491,47 @@ class PromuPretrainer(ThreeModeModel):
                     out.update(head.loss(empty, empty.new_zeros(0, head.num_classes),
                                          torch.zeros(0, dtype=torch.bool, device=device)))
             return out
-        label_rows = self._lookup(samples, device)
-        known = label_rows >= 0
-        safe = label_rows.clamp(min=0).cpu()
+        m = len(samples)
+        boxes = box_seen = weights = None
+        labels = online
+        online = self.label_source == 'online'
+        if self.coe_head is not None:  # the (remapped) boxes in the student's view, and their grid weights
+            grid = fused.visual[rows, 1:]  # [m, h*w, D] fused grid tokens, row-major
+            k = None if online or not self.soft_labels else self.soft_labels['coe'].shape[1]
+            boxes, box_ok = self._boxes(samples, k, device)  # [m, k, 4], [m, k]
+            weights = box_grid_weights(boxes.reshape(-1, 4), image_hw,
+                                       grid_shape(grid.shape[1], image_hw)).view(m, boxes.shape[1], -1)
+            box_seen = box_ok & (weights.sum(-1) > 0)
+        if online:
+            if labels is None:
+                labels = self._online_labels(images[matched], boxes, box_seen)
+        else:
+            labels = self._offline_labels(samples, boxes.shape[1] if boxes is not None else 0, device)
+        known = labels['known']
         out = {}
         if self.cir_head is not None:
-            coverage = torch.tensor([float(s.get('crop_coverage', 1.0)) for s in data_samples], device=device)
-            covered = coverage >= self.cir_min_coverage
+            if online:  # the teacher labelled the very crop the student sees: no pair is skipped for it
+                covered = torch.ones(len(data_samples), dtype=torch.bool, device=device)
+            else:
+                coverage = torch.tensor([float(s.get('crop_coverage', 1.0)) for s in data_samples], device=device)
+                covered = coverage >= self.cir_min_coverage
             out['cir_skipped_crop'] = (~covered).float().mean()
+            # share of the matched pairs the teacher was unsure of (largest probability < threshold)
+            out['cir_below_threshold'] = (known & ~labels['cir_valid']).float().mean()
             if self.cir_source == 'cls':
                 feats = fused.text[rows, 0]
             else:
                 feats = fused.visual[rows].mean(1)
-            target = self.soft_labels['cir'][safe].to(device)
-            valid = self.soft_labels['cir_valid'][safe].to(device) & known & covered[matched]
-            out.update(self.cir_head.loss(feats, target, valid))
+            valid = labels['cir_valid'] & covered[matched]
+            out.update(self.cir_head.loss(feats, labels['cir'], valid))
         if self.coe_head is not None:
-            grid = fused.visual[rows, 1:]  # [m, h*w, D] fused grid tokens, row-major
-            K = len(data_samples[0].gt_boxes_valid)
-            boxes = torch.as_tensor(np.asarray([np.asarray(s.gt_boxes, np.float32) for s in samples],
-                                               np.float32).reshape(-1, K, 4), device=device)  # [m, K, 4]
-            box_ok = torch.as_tensor(np.asarray([np.asarray(s.gt_boxes_valid, bool) for s in samples],
-                                                bool).reshape(-1, K), device=device)
-            m = len(samples)
-            k = min(K, self.soft_labels['coe'].shape[1])
-            weights = box_grid_weights(boxes[:, :k].reshape(-1, 4), tuple(image_hw),
-                                       grid_shape(grid.shape[1], tuple(image_hw))).view(m, k, -1)
             region = torch.einsum('bkt,btd->bkd', weights.to(grid.dtype), grid)  # [m, k, D]
-            target = self.soft_labels['coe'][safe, :k].to(device)
-            valid = self.soft_labels['coe_valid'][safe, :k].to(device) & box_ok[:, :k] & known[:, None] \
-                & (weights.sum(-1) > 0)
-            out.update(self.coe_head.loss(region.flatten(0, 1), target.flatten(0, 1), valid.flatten()))
+            seen = box_seen & known[:, None]
+            # share of the boxes in view the teacher was unsure of
+            out['coe_below_threshold'] = ((seen & ~labels['coe_valid']).float().sum()
+                                          / seen.float().sum().clamp(min=1))
+            valid = labels['coe_valid'] & seen
+            out.update(self.coe_head.loss(region.flatten(0, 1), labels['coe'].flatten(0, 1), valid.flatten()))
         return out
 
     def set_soft_labels(self, index: Dict[str, int], coe: torch.Tensor, coe_valid: torch.Tensor,
@@ -374,6 +539,28 @@ class PromuPretrainer(ThreeModeModel):
         """Teacher labels per image: ``index`` maps an image path to its row; ``coe [R, K, Ve]``,
         ``coe_valid [R, K]``, ``cir [R, Vr]``, ``cir_valid [R]``. Kept out of the state dict."""
         self.soft_labels = dict(index=index, coe=coe, coe_valid=coe_valid, cir=cir, cir_valid=cir_valid)
+
+    def set_online_teacher(self, teacher: 'PromptTeacher', entity_features: torch.Tensor,
+                           relation_features: torch.Tensor, tau: float,
+                           image_size: Optional[Tuple[int, int]] = None):
+        """The frozen teacher that labels each step's view (``label_source='online'``).
+
+        ``entity_features [Ve, E]``, ``relation_features [Vr, E]``: its prompt features (normalised);
+        ``tau``: the label temperature (a number: ``'teacher'`` resolved by the caller);
+        ``image_size``: ``(w, h)`` of the teacher's input (``None``: the student's). The teacher is
+        put in eval mode, its parameters stop requiring gradients, and it is kept outside the module
+        tree: it is in no optimizer, no state dict and no checkpoint, and ``train()`` does not reach it.
+        """
+        teacher.eval()
+        teacher.requires_grad_(False)
+        self._online = dict(teacher=teacher, entity_features=entity_features.detach().float(),
+                            relation_features=relation_features.detach().float(), tau=float(tau),
+                            image_size=tuple(image_size) if image_size is not None else None)
+
+    @property
+    def online_teacher(self):
+        """The teacher of :meth:`set_online_teacher`, or ``None``."""
+        return self._online['teacher'] if self._online is not None else None
 
 
 @MODELS.register_module()
@@ -383,6 +570,8 @@ class PromptTeacher(PromuPretrainer):
     Its checkpoint is loaded by :class:`~pmu.pseudo_labels.soft_labeler.SoftPromptLabeler`,
     which compares its features of object regions and whole images with the
     prompt features of the vocabularies (:meth:`encode_text`, :meth:`encode_image`).
+    ``itc_text_layers``: ``'all'`` or the number of lower text layers of its
+    ITC feature (the student's fusion split, for the official ITC split).
     """
 
     def __init__(self,
@@ -390,6 +579,7 @@ class PromptTeacher(PromuPretrainer):
                  visual_encoder: dict,
                  embed_dim: int = 256,
                  text_pool: str = 'cls',
+                 itc_text_layers: Union[str, int] = 'all',
                  itc_loss: dict = dict(type='ImageTextContrastiveLoss'),
                  max_length: int = 32,
                  frozen_parameters: Sequence[str] = (),
@@ -398,5 +588,5 @@ class PromptTeacher(PromuPretrainer):
         if not itc_loss:
             raise ValueError('the teacher is trained with ITC: itc_loss is required')
         super().__init__(text_encoder, visual_encoder, fusion=None, embed_dim=embed_dim, text_pool=text_pool,
-                         itc_loss=itc_loss, max_length=max_length, frozen_parameters=frozen_parameters,
+                         itc_text_layers=itc_text_layers, itc_loss=itc_loss, max_length=max_length, frozen_parameters=frozen_parameters,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)

@@ -82,9 +82,11 @@ class RandomResizedCropWithBoxes:
     """torchvision's RandomResizedCrop (area ``scale``, aspect ``ratio``), boxes remapped.
 
     Records ``crop_coverage``, the share of the original image's area the crop
-    keeps: the teacher labelled the whole image for CIR, and a student that
-    sees a small part of it skips that label (``cir_min_coverage`` of
-    :class:`~pmu.models.PromuPretrainer`).
+    keeps: with offline labels the teacher labelled the whole image for CIR, and
+    a student that sees a small part of it skips that label (``cir_min_coverage``
+    of :class:`~pmu.models.PromuPretrainer`); with online labels
+    (``label_source='online'``) the teacher labels this very crop and nothing is
+    skipped.
 
     Args:
         size: output ``(w, h)``.

@@ -30,6 +30,10 @@ class ConfigKeyError(KeyError):
         return str(self.args[0])
 
 
+class ConfigValueError(ConfigKeyError, ValueError):
+    """An override (``--cfg-options``) whose value is not of the type of the config's value there."""
+
+
 # Sections whose new keys must be arguments of the component they build (the type, or the type
 # MMEngine builds when the section gives none), and the keys MMEngine or pmu read themselves.
 _CHECKED_SECTIONS = {
@@ -110,7 +114,17 @@ def check_cfg_options(cfg: Config, options: dict) -> None:
     - a list index must exist (``param_scheduler.5`` of a two-entry list);
     - elsewhere (``model.*``, the dataloaders) new keys are allowed: the
       component's constructor refuses an argument it does not take when the
-      run builds it, naming the key.
+      run builds it, naming the key;
+    - a value replacing one the config has must be of its type
+      (``ConfigValueError`` names the key, the value and the type expected):
+      a number for a number (int and float alike, not ``True``), ``True`` or
+      ``False`` for a bool, a string for a string (or a list of strings), a
+      list or tuple for a list or tuple, a dict for a dict; a tuple of numbers
+      (``betas``, sizes, spans) keeps its length and holds numbers.
+      ``None`` may replace anything and anything may replace ``None``. Values
+      under ``model`` are left to the model's constructor: some of its
+      arguments take several types (``pseudo_labels.tau``: a number or
+      ``'teacher'``).
 
     ``paramwise_cfg.custom_keys`` that match no parameter are refused when
     the optimizer is built (pmu's default constructor checks them, :class:`pmu.engine.CheckedOptimWrapperConstructor`).
@@ -140,6 +154,49 @@ def check_cfg_options(cfg: Config, options: dict) -> None:
                 continue
             _check_new_key(full_key, path, node, nxt)
             break
+        else:
+            last = parts[-1]
+            if isinstance(node, (list, tuple)):
+                existing = node[int(last)]
+            elif last in node:
+                existing = node[last]
+            else:
+                continue
+            if parts[0] != 'model':
+                _check_value_type(full_key, existing, options[full_key])
+
+
+def _value_kind(value) -> str:
+    if isinstance(value, bool):
+        return 'true or false'
+    if isinstance(value, (int, float)):
+        return 'a number'
+    if isinstance(value, str):
+        return 'a string'
+    if isinstance(value, (list, tuple)):
+        return 'a list or tuple'
+    if isinstance(value, dict):
+        return 'a dict'
+    return type(value).__name__
+
+
+def _check_value_type(full_key: str, existing, given) -> None:
+    """``given`` may replace the config's ``existing`` value (the rules of :func:`check_cfg_options`)."""
+    if existing is None or given is None:
+        return
+    expected, got = _value_kind(existing), _value_kind(given)
+    ok = expected == got
+    if expected == 'a string' and got == 'a list or tuple':
+        ok = all(isinstance(v, str) for v in given)  # MMEngine takes lists of metrics, files, ...
+        expected = 'a string (or a list of strings)'
+    numbers = (isinstance(existing, tuple) and existing
+               and all(_value_kind(v) == 'a number' for v in existing))
+    if ok and numbers:
+        ok = len(given) == len(existing) and all(_value_kind(v) == 'a number' for v in given)
+        expected = f'{len(existing)} numbers'
+    if not ok:
+        raise ConfigValueError(f'--cfg-options {full_key}={given!r}: expected {expected}, as the config\'s '
+                               f'{existing!r}; got {got if not numbers else repr(given)}')
 
 
 def _check_new_key(full_key: str, path: List[str], owner: dict, key: str) -> None:

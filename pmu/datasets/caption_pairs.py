@@ -33,6 +33,7 @@ from pmu.utils.paths import find_data_root, path_inside
 __all__ = ['CaptionFileError', 'CocoCaptionPairs', 'Flickr8kCaptionPairs', 'JsonlCaptionPairs', 'NewsClippingsPairs']
 
 MAX_SKIP_EXAMPLES = 20
+_JSONL_KEYS = ('image', 'caption', 'match', 'id')
 
 
 class CaptionFileError(ValueError):
@@ -43,10 +44,11 @@ class _CaptionPairs(BaseDataset):
     """Shared parts: data root resolution and the bad-entry policy."""
 
     def __init__(self, ann_file: str, data_root: Optional[str] = None, data_prefix: Optional[dict] = None,
-                 on_bad_line: str = 'skip', **kwargs):
+                 on_bad_line: str = 'skip', allow_outside_images: bool = False, **kwargs):
         if on_bad_line not in ('skip', 'raise'):
             raise ValueError(f"on_bad_line must be 'skip' or 'raise', not {on_bad_line!r}")
         self.on_bad_line = on_bad_line
+        self.allow_outside_images = allow_outside_images
         self.skipped = Counter()
         self.skipped_examples: List[str] = []
         self.repaired = Counter()
@@ -66,6 +68,19 @@ class _CaptionPairs(BaseDataset):
         self.skipped[reason] += 1
         if len(self.skipped_examples) < MAX_SKIP_EXAMPLES:
             self.skipped_examples.append(message)
+
+    def _image_inside(self, where: str, image_root: str, image: str) -> str:
+        """The path of ``image`` under ``image_root``; a name that leads out of the folder (``../x.jpg``,
+        ``/etc/passwd``, a link pointing out) or holds a NUL byte stops loading naming ``where``, unless
+        ``allow_outside_images`` (as the Twitter and MNRE datasets)."""
+        if '\x00' in image:
+            raise CaptionFileError(f'{where}: image {image!r} holds a NUL byte, which no file name can')
+        path, inside = path_inside(image_root, image)
+        if not inside and not self.allow_outside_images:
+            raise CaptionFileError(
+                f'{where}: image {image!r} points outside the image folder {image_root!r} (to {osp.realpath(path)}); '
+                'image names must stay inside it (set allow_outside_images=True in the dataset config to allow this)')
+        return path
 
     def _repaired(self, where: str, reason: str, detail: str):
         """An entry used after a repair that cannot be wrong for the format (counted, never an error)."""
@@ -114,10 +129,10 @@ class CocoCaptionPairs(_CaptionPairs):
         pairs = []
         # Pairs of one image stay together so the detector sees each image once.
         for image_id, anns in by_image.items():
-            img = images[image_id]
+            img_path = self._image_inside(f"{self.ann_file}: image id {image_id}", self.data_prefix['img'],
+                                          images[image_id]['file_name'])
             for ann in anns:
-                pairs.append(dict(pair_id=f"coco:{ann['id']}", img_id=image_id,
-                                  img_path=osp.join(self.data_prefix['img'], img['file_name']),
+                pairs.append(dict(pair_id=f"coco:{ann['id']}", img_id=image_id, img_path=img_path,
                                   caption=ann['caption'], match=True))
         return pairs
 
@@ -127,7 +142,11 @@ class JsonlCaptionPairs(_CaptionPairs):
     """One JSON object a line: ``{"image": path, "caption": str, "match": bool?, "id": str?}``.
 
     ``image`` is relative to ``data_prefix['img']`` (default: the JSONL file's
-    folder); ``match`` defaults to true; ``id`` defaults to ``<file name>:<line>``.
+    folder) and must stay inside it (an error naming ``file:line`` otherwise,
+    unless ``allow_outside_images=True``); ``match`` defaults to true; ``id``
+    defaults to ``<file name>:<line>``. Other keys are ignored, but one of these
+    in other letter case is a bad entry (``misspelt_key``): ``"Match": false``
+    would otherwise pass as matched.
     """
 
     def load_data_list(self) -> List[dict]:
@@ -156,12 +175,17 @@ class JsonlCaptionPairs(_CaptionPairs):
                         or not isinstance(record.get('caption'), str):
                     self._bad(where, 'missing_field', "needs string fields 'image' and 'caption'")
                     continue
+                misspelt = sorted(k for k in record if k.lower() in _JSONL_KEYS and k not in _JSONL_KEYS)
+                if misspelt:
+                    self._bad(where, 'misspelt_key', f'{misspelt[0]!r} is not {misspelt[0].lower()!r} (keys are '
+                                                     'case-sensitive)')
+                    continue
                 match = record.get('match', True)
                 if not isinstance(match, bool):
                     self._bad(where, 'missing_field', f"'match' must be true or false, not {match!r}")
                     continue
                 pairs.append(dict(pair_id=str(record.get('id', f'{name}:{lineno}')),
-                                  img_path=osp.join(image_root, record['image']),
+                                  img_path=self._image_inside(where, image_root, record['image']),
                                   caption=record['caption'], match=match))
         return pairs
 
@@ -200,7 +224,7 @@ class NewsClippingsPairs(_CaptionPairs):
                 self._bad(where, 'unknown_visual_news_id', f'id {missing!r} not in {vn_file}')
                 continue
             pairs.append(dict(pair_id=f"newsclippings:{ann['id']}-{ann['image_id']}", img_id=ann['image_id'],
-                              img_path=osp.normpath(osp.join(image_root, image_item['image_path'])),
+                              img_path=osp.normpath(self._image_inside(where, image_root, image_item['image_path'])),
                               caption=caption_item['caption'], match=not ann['falsified']))
         return pairs
 

@@ -62,11 +62,39 @@ def _span(value, key: str, n_tokens: int, where: str) -> Tuple[int, int]:
     return start, end
 
 
+def _check_unique_keys(tree: ast.AST, where: str) -> None:
+    """A key given twice in one dict literal (``ast.literal_eval`` would silently keep the last)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            seen = set()
+            for key in node.keys:
+                if isinstance(key, ast.Constant):
+                    if key.value in seen:
+                        raise DataFormatError(f'{where}: key {key.value!r} is given twice in one dict (column '
+                                              f'{key.col_offset + 1}); which one is meant?')
+                    seen.add(key.value)
+
+
+def _check_name(name, span_tokens: List[str], key: str, pos: List[int], where: str) -> None:
+    """``name`` must be the span's tokens, joined with or without spaces (whitespace aside); no name: not checked."""
+    if name is None:
+        return
+    if not isinstance(name, str):
+        raise DataFormatError(f"{where}: '{key}' name must be a string, got {name!r}")
+    if ''.join(name.split()) != ''.join(''.join(span_tokens).split()):
+        raise DataFormatError(f"{where}: '{key}' name {name!r} is not the words of its pos {pos}: {span_tokens!r} "
+                              '(the positions contradict the entity; fix pos or name)')
+
+
 def parse_mnre_line(line: str, where: str, relations: Sequence[str]) -> dict:
     """One validated MNRE record; every problem raises :class:`DataFormatError` at ``where``."""
     try:
-        record = ast.literal_eval(line)
+        tree = ast.parse(line, mode='eval')
+        _check_unique_keys(tree, where)
+        record = ast.literal_eval(tree)
     except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError) as e:
+        if isinstance(e, DataFormatError):
+            raise
         raise DataFormatError(f'{where}: not a Python dict literal ({type(e).__name__}: '
                               f'{getattr(e, "msg", e)}): {line[:80]!r}') from None
     if not isinstance(record, dict):
@@ -86,6 +114,10 @@ def parse_mnre_line(line: str, where: str, relations: Sequence[str]) -> dict:
                               f'(known: {list(relations)})')
     if not isinstance(record['img_id'], str) or not record['img_id']:
         raise DataFormatError(f"{where}: 'img_id' must be a non-empty string")
+    if '\x00' in record['img_id']:
+        raise DataFormatError(f"{where}: img_id {record['img_id']!r} holds a NUL byte, which no file name can")
+    for key, (start, end) in (('h', head), ('t', tail)):
+        _check_name(record[key].get('name'), tokens[start:end], key, [start, end], where)
     return dict(
         tokens=tokens,
         head=head,
@@ -100,11 +132,20 @@ def read_mnre(path: str, relations: Sequence[str]) -> List[dict]:
     """All records of an MNRE file, each with its ``line_no``; blank lines are skipped."""
     records = []
     relations = dict.fromkeys(relations)  # ordered, for the message; fast membership
+    first = {}  # instance (words, head, tail, image) -> its first record
     for line_no, line in utf8_lines(path):  # never eval(): parse_mnre_line reads literals only
         if not line.strip():
             continue
         record = parse_mnre_line(line.strip(), f'{path}:{line_no}', relations)
         record['line_no'] = line_no
+        key = (tuple(record['tokens']), record['head'], record['tail'], record['img_id'])
+        earlier = first.setdefault(key, record)
+        if earlier is not record:
+            if earlier['gt_relation'] != record['gt_relation']:
+                raise DataFormatError(
+                    f"{path}:{line_no}: the instance of line {earlier['line_no']} (same words, head, tail and "
+                    f"image) again, with relation {record['gt_relation']!r} instead of {earlier['gt_relation']!r}")
+            record['duplicate_of'] = earlier['line_no']
         records.append(record)
     if not records:
         raise DataFormatError(f'{path}: no instances (empty file?)')
@@ -182,6 +223,13 @@ class MNREDataset(BaseDataset):
         logger.info(f'{name}: {len(data_list)} instances, {len(relations)} relations '
                     f'(most frequent: {counts.most_common(3)})'
                     + (f'; relations that never occur: {absent}' if absent else ''))
+        repeated = [r for r in data_list if 'duplicate_of' in r]
+        if repeated:  # policy: kept and counted (the real MNRE files have none)
+            logger.warning(
+                f'{name}: {len(repeated)} instances repeat an earlier one (same words, head, tail, image and '
+                'relation; kept, each copy is trained on and scored): ' + '; '.join(
+                    f"line {r['line_no']} = line {r['duplicate_of']}" for r in repeated[:3])
+                + ('; ...' if len(repeated) > 3 else ''))
         mark_images(data_list, logger, name)
         attach_captions(data_list, self.captions, self.data_root, logger, name, lambda info: info['img_id'])
         # cropping is counted below, with the markers in place; here only the words with no sub-word
@@ -192,7 +240,7 @@ class MNREDataset(BaseDataset):
         if n_cropped:
             logger.warning(
                 f'{name}: {n_cropped} instances exceed the tokenizer max_length and are cut '
-                'to a window around the entities' +
+                'to a window around the entities (or at their end, where the entities alone do not fit)' +
                 (f'; in {n_lost} the entities alone do not fit and a marker is lost '
                  '(the model falls back to [CLS] for it)' if n_lost else ''))
         return data_list

@@ -5,6 +5,7 @@ A file is a sequence of tweets separated by blank lines; each tweet starts with
 per token.
 """
 import os.path as osp
+from collections import defaultdict
 from typing import List, Optional, Sequence
 
 from mmengine.dataset import BaseDataset
@@ -178,6 +179,9 @@ class TwitterNERDataset(BaseDataset):
                         repaired += 1
                 clean.append(tag)
             img_path = None
+            if img_id and '\x00' in img_id:
+                raise DataFormatError(f'{self.ann_file}:{first_line}: IMGID:{img_id!r} holds a NUL byte, which no '
+                                      'file name can')
             if img_id:
                 img_path, inside = path_inside(img_dir, img_id + self.img_suffix)
                 if not inside and not self.allow_outside_images:
@@ -192,6 +196,7 @@ class TwitterNERDataset(BaseDataset):
                     img_path=img_path,
                     words=tokens,
                     gt_tags=clean))
+        self._log_duplicates(sentences, logger)
         self._metainfo.update(entity_types=types, tags=bio_tags(types))
         name = osp.relpath(self.ann_file)
         logger.info(f'{name}: {len(data_list)} sentences, entity types {list(types)}')
@@ -205,3 +210,30 @@ class TwitterNERDataset(BaseDataset):
         if self.captions is not None:
             log_caption_segments(count_caption_segments(data_list, self.pipeline), logger, name)
         return data_list
+
+    def _log_duplicates(self, sentences, logger) -> None:
+        """Policy for repeated tweets: kept, counted and logged with their lines (the real Twitter-2015/2017
+        files have none). A post repeated word for word under the same IMGID weighs twice in training and
+        in the metric; one IMGID on different posts gives them the same image (and caption)."""
+        lines = defaultdict(list)
+        for img_id, tokens, _, first_line in sentences:
+            lines[img_id, tuple(tokens)].append(first_line)
+        by_id = defaultdict(list)
+        for (img_id, _), at in lines.items():
+            if img_id:
+                by_id[img_id].append(at[0])
+        name = osp.relpath(self.ann_file)
+        posts = [at for at in lines.values() if len(at) > 1]
+        if posts:
+            logger.warning(
+                f'{name}: {sum(len(at) - 1 for at in posts)} repeated posts (same IMGID and words; kept, each '
+                'copy is trained on and scored): ' + '; '.join(
+                    f'line {at[0]} again at line(s) {", ".join(map(str, at[1:]))}' for at in posts[:3])
+                + ('; ...' if len(posts) > 3 else ''))
+        shared = {i: at for i, at in by_id.items() if len(at) > 1}
+        if shared:
+            logger.warning(
+                f'{name}: {sum(len(at) - 1 for at in shared.values())} posts reuse the IMGID of another post with '
+                'other words (kept; they share the image and its caption): ' + '; '.join(
+                    f'IMGID:{i} at lines {", ".join(map(str, at))}' for i, at in list(shared.items())[:3])
+                + ('; ...' if len(shared) > 3 else ''))

@@ -1,9 +1,11 @@
 """One process's preparation run: its shard of the corpus, then (rank 0) the barrier, the merge and
 the vocabularies. ``pmu.pseudo_labels.prepare.prepare`` is the entry point; the files it writes are
 described in ``cache.py`` and docs/pseudo_labels.md."""
+import difflib
 import os
 import os.path as osp
 import time
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -25,7 +27,8 @@ from .vocabulary import (build_entity_vocabulary, build_relation_vocabulary, rea
                          resolve_vocabulary_file, write_vocabulary)
 
 DEFAULT_PREPARE = dict(batch_size=32, on_bad_input='skip', max_image_pixels=50_000_000,
-                       merge_timeout=2 * 3600, merge_stall_timeout=600, merge_poll_interval=1.0)
+                       merge_timeout=2 * 3600, merge_stall_timeout=600, merge_poll_interval=1.0,
+                       non_latin_captions='skip', min_latin_share=0.5)
 #: environment variable that overrides ``prepare.merge_stall_timeout`` (seconds)
 STALL_TIMEOUT_ENV = 'PMU_PREPARE_TIMEOUT'
 
@@ -72,7 +75,15 @@ class PreparationRun:
         self.work_dir = work_dir
         self.resume = resume
         self.rank, self.world = get_rank_world(launcher)
-        self.options = dict(DEFAULT_PREPARE, **cfg.get('prepare', {}))
+        given = cfg.get('prepare') or {}
+        unknown = [k for k in given if k not in DEFAULT_PREPARE]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(DEFAULT_PREPARE), n=2)
+            from pmu.apis.config import ConfigKeyError
+            raise ConfigKeyError(f'prepare.{unknown[0]} is not a preparation option'
+                           + (f"; did you mean {' or '.join(f'prepare.{c}' for c in close)}?" if close else '')
+                           + f' (known: {", ".join(DEFAULT_PREPARE)})')
+        self.options = dict(DEFAULT_PREPARE, **given)
         if os.environ.get(STALL_TIMEOUT_ENV):
             try:
                 self.options['merge_stall_timeout'] = float(os.environ[STALL_TIMEOUT_ENV])
@@ -81,6 +92,9 @@ class PreparationRun:
                                  f'not {os.environ[STALL_TIMEOUT_ENV]!r}') from None
         if self.options['on_bad_input'] not in ('skip', 'raise'):
             raise ValueError(f"prepare.on_bad_input must be 'skip' or 'raise', not {self.options['on_bad_input']!r}")
+        if self.options['non_latin_captions'] not in ('skip', 'keep'):
+            raise ValueError("prepare.non_latin_captions must be 'skip' or 'keep', "
+                             f"not {self.options['non_latin_captions']!r}")
         if 'entity_finder' not in cfg:
             old = " (older configs called it 'entity_extractor')" if 'entity_extractor' in cfg else ''
             raise KeyError(f"the preparation config has no 'entity_finder', e.g. dict(type='SpacyEntityFinder'){old}")
@@ -210,8 +224,22 @@ class PreparationRun:
             problem = images[p['img_path']].problem
             if not p['caption'].strip():
                 problem = ('caption_empty', 'empty or whitespace-only caption')
+            share = latin_share(p['caption'])
+            if not problem and share < self.options['min_latin_share']:
+                detail = (f'{share:.0%} of its letters are Latin (prepare.min_latin_share='
+                          f"{self.options['min_latin_share']}): {p['caption'][:60]!r}")
+                if self.options['non_latin_captions'] == 'skip':
+                    problem = ('caption_not_latin', detail)
+                else:
+                    self.stats['kept_caption_not_latin'] += 1
+                    if self.stats['kept_caption_not_latin'] <= 5:
+                        self.logger.warning(f"kept pair {p['pair_id']} with a non-Latin caption "
+                                            f"(prepare.non_latin_captions='keep'): {detail}")
             if not problem:
                 usable.append((i, p))
+                continue
+            if problem[0] == 'caption_not_latin':  # a policy, not bad input: never raises
+                skips.append(SkippedPair(p['pair_id'], p['img_path'], *problem))
                 continue
             if self.options['on_bad_input'] == 'raise':
                 raise BadInputError(
@@ -334,6 +362,20 @@ class PreparationRun:
             world_size=self.world,
             shards=shards,
         )
+
+
+def latin_share(text: str) -> float:
+    """The share of the letters of ``text`` that are Latin script (``LATIN ...`` in their Unicode name:
+    ASCII and accented letters alike); 1.0 for a text without letters.
+
+    pmu's entity finder and vocabularies are English: captions in another script (Arabic, Chinese,
+    Cyrillic, ...) put words such as "على" into the entity vocabulary. This dependency-free check finds
+    other scripts, not other languages written in Latin letters (French, Spanish captions pass)."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 1.0
+    latin = sum(c.isascii() or unicodedata.name(c, '').startswith('LATIN') for c in letters)
+    return latin / len(letters)
 
 
 def _mean(values) -> float:

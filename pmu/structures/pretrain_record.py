@@ -12,10 +12,14 @@ drift apart. A line, keys in this order (docs/pseudo_labels.md, "The cache")::
      "objects": [{"box": [99.14, 154.83, 454.86, 235.7], "label": "airplane", "score": 0.4046}],
      "boxes_dropped": 0}
 
-Every key is required except ``match`` (true when absent). Keys this schema
-does not know are kept, in order, after the known ones (``extra``), so a cache
-written by a newer pmu still reads. Values are stored as parsed (no float
-conversion), so reading a line and writing it again gives the same bytes.
+Every key is required except ``match`` (true when absent). A key this schema
+does not know is an error naming ``file:line`` and the closest known key: a
+hand-edited ``"Match": false`` would otherwise leave ``match`` at its default
+and train a mismatched pair as matched. Each object's box must lie inside the
+``width`` x ``height`` image (1 pixel of slack): the preparation clips every
+detector box to the image, so a box outside it is a corrupt or edited cache,
+an error too. Values are stored as parsed (no float conversion), so reading a
+line and writing it again gives the same bytes.
 
 >>> line = ('{"index": 0, "id": "p1", "image": "a.jpg", "width": 4, "height": 3, "caption": "A dog.", '
 ...         '"match": true, "entities": [{"text": "A dog", "norm": "dog", "label": "NOUN_CHUNK", "span": [0, 5]}], '
@@ -30,6 +34,7 @@ Traceback (most recent call last):
 ...
 pmu.structures.pretrain_record.PairRecordError: pairs.jsonl:7: missing key 'id'
 """
+import difflib
 import json
 import math
 from dataclasses import dataclass, field
@@ -83,8 +88,27 @@ def _as_dict(d, where: str) -> dict:
     return d
 
 
-def _extra(d: dict, known: Tuple[str, ...]) -> Dict[str, Any]:
-    return {k: v for k, v in d.items() if k not in known}
+def _extra(d: dict, known: Tuple[str, ...], where: str = 'record') -> Dict[str, Any]:
+    """Refuses a key not in ``known`` (the schema is closed: see the module); ``{}`` otherwise."""
+    for k in d:
+        if k not in known:
+            close = difflib.get_close_matches(str(k).lower(), known, n=1, cutoff=0.6)
+            raise PairRecordError(f'{where}: unknown key {k!r}' + (f'; did you mean {close[0]!r}?' if close else '')
+                                  + f' (keys: {", ".join(known)})')
+    return {}
+
+
+#: how far (pixels) a box may reach outside its image: rounding only
+BOX_SLACK = 1.0
+
+
+def _check_boxes(objects: List['ObjectRecord'], width: int, height: int, where: str) -> None:
+    for i, o in enumerate(objects):
+        x1, y1, x2, y2 = o.box
+        if not (-BOX_SLACK <= x1 <= x2 <= width + BOX_SLACK and -BOX_SLACK <= y1 <= y2 <= height + BOX_SLACK):
+            raise PairRecordError(f'{where}: objects[{i}]: box {o.box} is not inside the {width}x{height} image '
+                                  '(x1 <= x2 and y1 <= y2 in its pixels); the preparation clips boxes to the image, '
+                                  'so this cache is corrupt or was edited')
 
 
 @dataclass
@@ -103,7 +127,7 @@ class EntityRecord:
     def from_dict(cls, d: dict, where: str = 'entity') -> 'EntityRecord':
         d = _as_dict(d, where)
         return cls(_get(d, 'text', _STR, where), _get(d, 'norm', _STR, where), _get(d, 'label', _STR, where),
-                   _get(d, 'span', _SPAN, where), _extra(d, cls.KEYS))
+                   _get(d, 'span', _SPAN, where), _extra(d, cls.KEYS, where))
 
     def to_dict(self) -> dict:
         return dict(text=self.text, norm=self.norm, label=self.label, span=self.span, **self.extra)
@@ -124,7 +148,7 @@ class ObjectRecord:
     def from_dict(cls, d: dict, where: str = 'object') -> 'ObjectRecord':
         d = _as_dict(d, where)
         return cls(_get(d, 'box', _BOX, where), _get(d, 'label', _STR, where), _get(d, 'score', _NUMBER, where),
-                   _extra(d, cls.KEYS))
+                   _extra(d, cls.KEYS, where))
 
     def to_dict(self) -> dict:
         return dict(box=self.box, label=self.label, score=self.score, **self.extra)
@@ -156,8 +180,9 @@ class PairRecord:
     @classmethod
     def from_dict(cls, d: dict, where: str = 'pair record') -> 'PairRecord':
         d = _as_dict(d, where)
+        _extra(d, cls.KEYS, where)
         # Checked in key order, so the first problem of a line is the one reported.
-        return cls(
+        record = cls(
             index=_get(d, 'index', _COUNT, where), id=_get(d, 'id', _STR, where),
             image=_get(d, 'image', _STR, where), width=_get(d, 'width', _SIZE, where),
             height=_get(d, 'height', _SIZE, where), caption=_get(d, 'caption', _STR, where),
@@ -166,7 +191,9 @@ class PairRecord:
                       for i, e in enumerate(_get(d, 'entities', _LIST, where))],
             objects=[ObjectRecord.from_dict(o, f'{where}: objects[{i}]')
                      for i, o in enumerate(_get(d, 'objects', _LIST, where))],
-            boxes_dropped=_get(d, 'boxes_dropped', _COUNT, where), extra=_extra(d, cls.KEYS))
+            boxes_dropped=_get(d, 'boxes_dropped', _COUNT, where))
+        _check_boxes(record.objects, record.width, record.height, where)
+        return record
 
     @classmethod
     def from_json(cls, line: Union[str, bytes], source: str = '<string>', line_no: int = 0) -> 'PairRecord':

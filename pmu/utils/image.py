@@ -10,12 +10,16 @@ Statuses:
 - ``'ok'``: decoded completely;
 - ``'missing'``: no path, or no file at the path;
 - ``'unreadable'``: not an image PIL can read (another format, a text file, a
-  directory, no permission to read it);
+  directory, no permission to read it), or not a regular file at all (a FIFO,
+  a socket, a device: refused from ``os.stat`` without opening it, as reading
+  a FIFO waits for a writer forever);
 - ``'corrupt'``: an image format PIL knows, but the data is broken: truncated,
   bad markers, a decoder error;
 - ``'too_large'``: more pixels than allowed (checked from the header, before
   decoding) or refused by PIL as a decompression bomb.
 """
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from typing import Optional
@@ -28,6 +32,13 @@ DEFAULT_MAX_PIXELS = 64_000_000
 IMAGE_STATUSES = ('ok', 'missing', 'unreadable', 'corrupt', 'too_large')
 # 16-bit single-channel modes: PIL's convert('RGB') clips them at 255 (a white image) instead of scaling.
 _SIXTEEN_BIT_MODES = ('I;16', 'I;16L', 'I;16B', 'I;16N')
+#: the colour transparent pixels get when an image with alpha (RGBA, LA, PA, a palette or RGB/L image
+#: with a transparent colour) is loaded in a mode without alpha: it is composited on this background,
+#: so the colours hidden under transparent pixels never reach a model
+TRANSPARENT_BACKGROUND = (255, 255, 255)
+_ALPHA_MODES = ('RGBA', 'RGBa', 'LA', 'La', 'PA')
+_FILE_KINDS = ((stat.S_ISFIFO, 'a FIFO'), (stat.S_ISSOCK, 'a socket'), (stat.S_ISCHR, 'a character device'),
+               (stat.S_ISBLK, 'a block device'))
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,9 @@ def load_image(path: Optional[str], mode: str = 'RGB', *, exif_transpose: bool =
     Args:
         path: the file; ``None`` or ``''`` is ``'missing'``.
         mode: PIL mode of the returned image. 16-bit greyscale is scaled to
-            8 bits (65535 -> 255) rather than clipped.
+            8 bits (65535 -> 255) rather than clipped. For a mode without
+            alpha (``'RGB'``, ``'L'``), an image with transparency is
+            composited on :data:`TRANSPARENT_BACKGROUND` (white) first.
         exif_transpose: turn the image upright by its EXIF orientation, as
             viewers show it. Pass ``False`` where coordinates refer to the
             pixels as stored (COCO boxes, the pseudo-label cache's boxes).
@@ -67,6 +80,15 @@ def load_image(path: Optional[str], mode: str = 'RGB', *, exif_transpose: bool =
     if path is None or path == '':
         return ImageLoadResult(None, 'missing', 'no image path')
     limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return ImageLoadResult(None, 'missing', 'no such file')
+    except (OSError, ValueError) as e:  # no permission on a folder, a NUL byte in the path, ...
+        return ImageLoadResult(None, 'unreadable', f'{type(e).__name__}: {e}')
+    kind = next((name for is_kind, name in _FILE_KINDS if is_kind(st.st_mode)), None)
+    if kind is not None:
+        return ImageLoadResult(None, 'unreadable', f'not a regular file ({kind}); not opened')
     try:
         with warnings.catch_warnings():
             # The limit below replaces PIL's warning (PIL still refuses twice its own limit itself).
@@ -104,6 +126,11 @@ def _finish(im: Image.Image, mode: str, exif_transpose: bool) -> ImageLoadResult
     if out.mode in _SIXTEEN_BIT_MODES or (out.mode == 'I' and out.getextrema()[1] > 255):
         pixels = np.asarray(out).astype(np.int64).clip(0, 65535)
         out = Image.fromarray((pixels // 257).astype(np.uint8), 'L')
+    if mode not in _ALPHA_MODES and (out.mode in _ALPHA_MODES or 'transparency' in out.info):
+        rgba = out.convert('RGBA')
+        background = Image.new('RGBA', rgba.size, TRANSPARENT_BACKGROUND + (255, ))
+        background.alpha_composite(rgba)
+        out = background
     if out is im or out.mode != mode:
         out = out.convert(mode)  # a copy even for the same mode: the file closes after this
     return ImageLoadResult(out, 'ok', reason)

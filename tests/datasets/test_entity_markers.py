@@ -72,11 +72,11 @@ def test_long_post_is_cut_around_the_entities_not_at_its_end():
 
 def test_entities_too_far_apart_are_reported(tmp_mnre, mmlog):
     words = _long_post()
-    line = repr(dict(token=words, h=dict(name='a', pos=[2, 3]), t=dict(name='b', pos=[50, 51]),
+    line = repr(dict(token=words, h=dict(name='word2', pos=[2, 3]), t=dict(name='word50', pos=[50, 51]),
                      img_id='x.jpg', relation='None'))
-    short = repr(dict(token=words[:5], h=dict(name='a', pos=[0, 1]), t=dict(name='b', pos=[3, 4]),
+    short = repr(dict(token=words[:5], h=dict(name='word0', pos=[0, 1]), t=dict(name='word3', pos=[3, 4]),
                       img_id='x.jpg', relation='None'))
-    near = line.replace('[2, 3]', '[48, 49]')
+    near = line.replace("'word2', 'pos': [2, 3]", "'word48', 'pos': [48, 49]")
     (tmp_mnre / 'mnre' / 'long.txt').write_text('\n'.join([line, short, near]))
     pipeline = [
         dict(type='InsertEntityMarkers', markers=MARKERS, tokenizer=MINILM, max_length=24),

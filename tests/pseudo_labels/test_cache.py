@@ -35,15 +35,17 @@ def test_record_round_trip_is_byte_exact():
     assert PairRecord.from_json(built.to_json()) == built
 
 
-def test_match_defaults_to_true_and_unknown_keys_are_kept_in_order():
+def test_match_defaults_to_true_and_unknown_keys_are_refused():
     d = json.loads(LINE)
     del d['match']
+    assert PairRecord.from_dict(d).match is True
+    d['Match'] = False  # was kept as an extra key: the pair trained as matched
+    with pytest.raises(PairRecordError, match=r"x:1: unknown key 'Match'; did you mean 'match'\?"):
+        PairRecord.from_dict(d, 'x:1')
+    d = json.loads(LINE)
     d['entities'][0]['score'] = 0.5
-    d['source'] = 'newer pmu'
-    r = PairRecord.from_dict(d)
-    assert r.match is True and r.extra == {'source': 'newer pmu'} and r.entities[0].extra == {'score': 0.5}
-    out = json.loads(r.to_json())
-    assert list(out)[-1] == 'source' and list(out['entities'][0]) == ['text', 'norm', 'label', 'span', 'score']
+    with pytest.raises(PairRecordError, match=r"x:1: entities\[0\]: unknown key 'score'"):
+        PairRecord.from_dict(d, 'x:1')
 
 
 @pytest.mark.parametrize('line, message', [
@@ -78,7 +80,7 @@ def test_pretrain_dataset_reads_through_the_schema(tmp_path):
     assert d['pair_id'] == 'coco:1' and d['match'] is False and d['ori_size'] == (640, 383)
     assert d['gt_labels'] == ['cup', 'person', ''] and d['gt_boxes_valid'].tolist() == [True, True, False]
     (tmp_path / 'pairs.jsonl').write_text(LINE + '\n' + LINE.replace('"objects"', '"objs"') + '\n')
-    with pytest.raises(PairRecordError, match=r"pairs.jsonl:2: missing key 'objects'"):
+    with pytest.raises(PairRecordError, match=r"pairs.jsonl:2: unknown key 'objs'; did you mean 'objects'\?"):
         PretrainPairsDataset(str(tmp_path))
 
 
@@ -153,7 +155,7 @@ def test_rank0_of_a_run_gives_up_after_merge_timeout(tmp_path, val_images, monke
     cfg = Config.fromfile(ONNX_CONFIG)
     cfg.dataset = dict(type='JsonlCaptionPairs', ann_file=write_jsonl(tmp_path / 'c.jsonl', [
         dict(image=val_images[0], caption='A man rides a horse.', id='a'),
-        dict(image=val_images[1], caption='Two dogs.', id='b')]))
+        dict(image=val_images[1], caption='Two dogs.', id='b')]), allow_outside_images=True)
     cfg.prepare.update(merge_timeout=0.5, merge_poll_interval=0.1)
     monkeypatch.setenv('RANK', '0')
     monkeypatch.setenv('WORLD_SIZE', '2')

@@ -37,7 +37,7 @@ def _bad_input_corpus(tmp_path, val_images):
 
 def _config(ann_file, **prepare_opts):
     cfg = Config.fromfile(ONNX_CONFIG)
-    cfg.dataset = dict(type='JsonlCaptionPairs', ann_file=ann_file)
+    cfg.dataset = dict(type='JsonlCaptionPairs', ann_file=ann_file, allow_outside_images=True)  # absolute paths
     cfg.prepare.update(batch_size=4, **prepare_opts)
     return cfg
 

@@ -121,7 +121,7 @@ def _two_pair_config(tmp_path, coco_mini):
     cfg = Config.fromfile(ONNX_CONFIG)
     cfg.dataset = dict(type='JsonlCaptionPairs', ann_file=write_jsonl(tmp_path / 'c.jsonl', [
         dict(image=images[0], caption='A man rides a horse.', id='a'),
-        dict(image=images[1], caption='Two dogs.', id='b')]))
+        dict(image=images[1], caption='Two dogs.', id='b')]), allow_outside_images=True)
     cfg.prepare.update(merge_poll_interval=0.05)
     return cfg
 

@@ -71,7 +71,7 @@ def test_bad_images_get_a_status_and_never_raise(images, name, status, reason):
 @pytest.mark.parametrize('name, size, pixel', [
     ('cmyk.jpg', (12, 8), None),
     ('sixteen.png', (5, 3), (255, 255, 255)),   # 65535 scaled to 255, not clipped from a wrong mode
-    ('palette.png', (6, 4), (0, 0, 255)),       # palette with a transparent index: its colour in RGB
+    ('palette.png', (6, 4), (255, 255, 255)),   # a transparent palette index: the white background, not its blue
     ('one.png', (1, 1), (10, 20, 30)),
     ('rotated.jpg', (20, 40), None),            # EXIF orientation applied
 ])

@@ -111,7 +111,7 @@ class InsertEntityMarkers:
         words, positions = insert_markers(
             results['words'], tuple(results['head']), tuple(results['tail']), self.markers)
         head_marker, tail_marker = positions[0], positions[2]
-        lo, hi, fit = 0, len(words), True
+        lo, hi, fit, too_long = 0, len(words), True, False
         if self.max_length is not None:
             tok = self.tokenizer
             enc = tok(words, is_split_into_words=True, add_special_tokens=False)
@@ -121,7 +121,8 @@ class InsertEntityMarkers:
             # a word with no sub-word becomes TokenizeWords' unknown token: one sub-word
             costs = [c or 1 for c in costs]
             budget = self.max_length - tok.num_special_tokens_to_add()
-            if sum(costs) > budget:
+            too_long = sum(costs) > budget
+            if too_long:
                 first, last = min(positions), max(positions)
                 lo, hi = entity_window(costs, first, last, budget)
                 kept = sum(costs[lo:hi])
@@ -132,6 +133,9 @@ class InsertEntityMarkers:
         results['tail_marker'] = tail_marker - lo
         results['num_cropped_words'] = len(words) - (hi - lo)
         results['markers_fit'] = fit
+        # over max_length: cut to a window, or (entities alone over the budget, starting at the first
+        # word) left for truncation to cut the end, in which case no word is cropped here
+        results['exceeds_max_length'] = too_long
         return results
 
     def __repr__(self):
@@ -140,7 +144,11 @@ class InsertEntityMarkers:
 
 
 def count_cropped_instances(data_list, pipeline) -> Tuple[int, int]:
-    """``(instances cut to a window, instances that lose an opening marker)``.
+    """``(instances longer than max_length, instances that lose an opening marker)``.
+
+    An instance over ``max_length`` counts whether it is cut to a window or, when
+    its entities alone exceed the budget from its first word on, only truncated
+    at the end (before, such an instance was not counted: no word is cropped).
 
     Runs the pipeline's :class:`InsertEntityMarkers` (and, when that has no
     ``max_length``, its :class:`TokenizeWords`) on each instance, so the
@@ -155,7 +163,7 @@ def count_cropped_instances(data_list, pipeline) -> Tuple[int, int]:
     n_cropped = n_lost = 0
     for info in data_list:
         r = marker(dict(words=info['words'], head=info['head'], tail=info['tail']))
-        n_cropped += r['num_cropped_words'] > 0
+        n_cropped += r['num_cropped_words'] > 0 or r['exceeds_max_length']
         if marker.max_length is None and tokenize is not None:
             # no window: TokenizeWords truncates the end of long posts
             r = tokenize(r)

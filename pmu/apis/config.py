@@ -8,6 +8,7 @@ import torch
 from mmengine.config import Config
 
 from pmu.utils.dist import init_cpu_process_group
+from pmu.utils.errors import ConfigKeyError
 
 # Pipeline steps that tokenise with the model's text encoder.
 TOKENIZING_STEPS = ('TokenizeWords', 'InsertEntityMarkers')
@@ -23,11 +24,6 @@ def load_complete_config(path: str, cfg_options: Optional[dict] = None) -> Confi
     return complete_config(cfg)
 
 
-class ConfigKeyError(KeyError):
-    """An override (``--cfg-options``) naming a key that nothing would read."""
-
-    def __str__(self):
-        return str(self.args[0])
 
 
 class ConfigValueError(ConfigKeyError, ValueError):

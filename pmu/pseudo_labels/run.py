@@ -18,6 +18,7 @@ from tqdm import tqdm
 from pmu.registry import DATASETS, DETECTORS, ENTITY_FINDERS
 from pmu.structures import EntityRecord, ObjectRecord, PairRecord
 from pmu.utils.dist import get_rank_world
+from pmu.utils.errors import ConfigKeyError
 from pmu.utils.image import load_image
 from . import cache
 from .cache import PartWriter, ShardFiles, SkippedPair
@@ -79,10 +80,9 @@ class PreparationRun:
         unknown = [k for k in given if k not in DEFAULT_PREPARE]
         if unknown:
             close = difflib.get_close_matches(unknown[0], list(DEFAULT_PREPARE), n=2)
-            from pmu.apis.config import ConfigKeyError
             raise ConfigKeyError(f'prepare.{unknown[0]} is not a preparation option'
-                           + (f"; did you mean {' or '.join(f'prepare.{c}' for c in close)}?" if close else '')
-                           + f' (known: {", ".join(DEFAULT_PREPARE)})')
+                                 + (f"; did you mean {' or '.join(f'prepare.{c}' for c in close)}?" if close else '')
+                                 + f' (known: {", ".join(DEFAULT_PREPARE)})')
         self.options = dict(DEFAULT_PREPARE, **given)
         if os.environ.get(STALL_TIMEOUT_ENV):
             try:

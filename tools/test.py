@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--out FILE] [--non-strict]``.
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--out FILE] [--show-dir DIR] [--non-strict]``.
 
 The checkpoint must match the config's model key for key and shape (a
 checkpoint of another model, e.g. MRE given to MNER, stops with an error
@@ -8,10 +8,17 @@ a checkpoint written by plain MMEngine (no pmu random states, its message hub
 pickling HistoryBuffer's statistics functions) is evaluated like pmu's own.
 A checkpoint whose weights hold NaN or infinity is refused
 (``NonFiniteCheckpointError`` naming the first such tensors; no metrics).
+
+``--show-dir DIR`` then writes what the model got wrong on the evaluated split
+(:mod:`pmu.evaluation.error_analysis` classifies, :mod:`pmu.visualization.error_report`
+draws): ``index.html`` and ``errors.html`` (gold beside predicted, each error
+marked by kind), ``posts/*.png`` of the first ``--show-limit`` posts with an
+error, the confusion table (``confusion.csv``) and the counts (``analysis.json``).
 """
 import argparse
 import json
 import os
+import os.path as osp
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
@@ -28,6 +35,11 @@ def parse_args():
     parser.add_argument(
         '--out', help='write predictions: CoNLL (word, gold, predicted) for NER, '
         'one JSON line per instance for RE')
+    parser.add_argument(
+        '--show-dir', help='write pages, pictures and counts of the errors on the evaluated split here')
+    parser.add_argument(
+        '--show-limit', type=int, default=300,
+        help='with --show-dir: draw PNGs of at most this many posts with an error (0: all)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, help='override config keys')
     parser.add_argument(
@@ -53,7 +65,31 @@ def main():
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     load_mapped_checkpoint(model, args.checkpoint, strict=not args.non_strict, logger=runner.logger)
     metrics = runner.test()
-    print(json.dumps({k: float(v) if hasattr(v, 'item') else v for k, v in metrics.items()}))
+    metrics = {k: float(v) if hasattr(v, 'item') else v for k, v in metrics.items()}
+    if args.show_dir:
+        show_errors(runner, args.show_dir, args.show_limit, metrics)
+    print(json.dumps(metrics))
+
+
+def show_errors(runner, show_dir: str, limit: int, metrics: dict) -> None:
+    """The error report of the split just evaluated (rank 0 holds the metric's results)."""
+    from mmengine.dist import is_main_process
+    from pmu.evaluation.error_analysis import analyse_evaluator
+    from pmu.visualization.error_report import write_error_report
+
+    if not is_main_process():
+        return
+    analysis = analyse_evaluator(runner.test_loop.evaluator)
+    if analysis is None:
+        runner.logger.warning('--show-dir: the test evaluator has no MNER or MRE metric; nothing written')
+        return
+    dataset = runner.test_loop.dataloader.dataset
+    split = osp.splitext(osp.basename(getattr(dataset, 'ann_file', '') or 'test'))[0]
+    paths = write_error_report(show_dir, dataset, analysis, metrics, limit, title=split)
+    s = analysis['summary']
+    runner.logger.info(f"--show-dir: {s['posts_with_errors']}/{s['posts']} posts with errors "
+                       f"({', '.join(f'{k} {n}' for k, n in s['errors'].items())}); {paths['index']}, "
+                       f"{paths['errors']}, {s['pngs']} pictures in {paths['pngs']}, {paths['json']}")
 
 
 if __name__ == '__main__':

@@ -8,6 +8,9 @@ data samples):
   'detector_score', 'score'}}], optional 'gold_entities' (same shape)}``;
 - MRE: ``{'text', 'image', 'has_image', 'head': {'text', 'start', 'end'}, 'tail': {...}, 'relation',
   'score', 'scores': {relation: p}}`` (optional ``'gold_relation'``);
+- evaluation results (``tools/test.py --show-dir``, :mod:`pmu.visualization.error_report`) add ``'errors':
+  [{'kind', 'message'}]`` (drawn one line each, in the kind's colour, under the gold) and mark each wrong
+  entity or gold entity with ``'error': kind``;
 - pre-training pairs: optional ``'objects': [{'box', 'label', 'score', optional 'soft_labels':
   [[entry, p], ...]}]`` (detections and the teacher's top soft-label entries), drawn too.
 
@@ -32,6 +35,26 @@ TYPE_COLOURS: Dict[str, Tuple[int, int, int]] = {
     'PER': (230, 25, 75), 'LOC': (60, 180, 75), 'ORG': (0, 130, 200), 'MISC': (245, 130, 48),
     'OTHER': (245, 130, 48), 'HEAD': (230, 25, 75), 'TAIL': (0, 130, 200), 'OBJECT': (128, 128, 128)}
 EXTRA_COLOURS = [(145, 30, 180), (70, 240, 240), (240, 50, 230), (170, 110, 40), (128, 0, 0), (0, 128, 128)]
+#: one colour per error kind (:mod:`pmu.evaluation.error_analysis`), dark enough for text on white
+ERROR_COLOURS: Dict[str, Tuple[int, int, int]] = {
+    'false_positive': (214, 39, 40), 'miss': (148, 103, 189), 'wrong_type': (31, 119, 180),
+    'wrong_boundary': (140, 86, 75), 'wrong_boundary_type': (188, 60, 140), 'wrong_relation': (31, 119, 180),
+    'missed_relation': (148, 103, 189), 'spurious_relation': (214, 39, 40)}
+
+#: what pages and pictures call each error kind
+ERROR_NAMES: Dict[str, str] = {
+    'false_positive': 'false positive', 'miss': 'miss', 'wrong_type': 'wrong type',
+    'wrong_boundary': 'wrong boundary (same type)', 'wrong_boundary_type': 'wrong boundary and type',
+    'wrong_relation': 'wrong relation', 'missed_relation': 'missed relation',
+    'spurious_relation': 'spurious relation'}
+
+
+def error_name(kind: str) -> str:
+    return ERROR_NAMES.get(kind, kind.replace('_', ' '))
+
+
+def error_colour(kind: str) -> Tuple[int, int, int]:
+    return ERROR_COLOURS.get(kind, (214, 39, 40))
 
 
 def type_colour(type_: Optional[str]) -> Tuple[int, int, int]:
@@ -217,7 +240,9 @@ class PostVisualizer:
         if 'head' not in result and 'entities' not in result:  # a dataset's sample: gold annotations only
             rows = [('gold', _marked_spans(result, 'gold_entities'), 'gold:')]
         else:
-            rows = [('text', _marked_spans(result, 'relation' if 'head' in result else 'entities'), '')]
+            # an evaluated post shows its prediction above its gold: say which is which
+            caption = 'predicted:' if 'errors' in result and 'head' not in result else ''
+            rows = [('text', _marked_spans(result, 'relation' if 'head' in result else 'entities'), caption)]
         if 'head' in result:
             rows.append(('line', relation_line(result, self.arrow), ''))
             if result.get('gold_relation'):
@@ -226,13 +251,15 @@ class PostVisualizer:
             if top:
                 rows.append(('line', 'top: ' + ', '.join(f'{r} {p:.2f}' for r, p in top), ''))
         else:
-            for e in result.get('entities') or []:
+            # an evaluated post's entities are in its highlighted text and error lines already
+            for e in [] if 'errors' in result else result.get('entities') or []:
                 region = e.get('region')
                 where = (f" {self.arrow[1]} {region['label']} box, score {region['score']:.2f}" if region
                          else (f' {self.arrow[1]} no region' if 'region' in e else ''))
                 rows.append(('line', '- ' + entity_label(e) + where, e.get('type')))
             if result.get('gold_entities') is not None and 'entities' in result:
                 rows.append(('gold', _marked_spans(result, 'gold_entities'), 'gold:'))
+        rows += [('error', e['message'], e['kind']) for e in result.get('errors') or []]
         if result.get('match') is False:
             rows.append(('line', 'mismatched pair: the caption describes another image', 'OBJECT'))
         if 'caption_source' in result:
@@ -254,6 +281,8 @@ class PostVisualizer:
                         draw.text((x, y), caption, fill=(90, 90, 90), font=self.font)
                     x += self._size(caption + ' ', self.font)[0]
                 y = self._layout(draw, result.get('text') or '', payload, x, y, width - (x - pad))
+            elif kind == 'error':
+                y = self._line(draw, f'{error_name(caption)}: {payload}', error_colour(caption), pad, y, width)
             else:
                 colour = type_colour(caption) if caption else (0, 0, 0)
                 y = self._line(draw, payload, colour, pad, y, width)
@@ -294,9 +323,13 @@ class PostVisualizer:
         out, pos = [], 0
         for start, end, type_, e in spans:
             out.append(html.escape(text[pos:start]))
-            colour = type_colour(type_)
-            out.append(f'<mark class="t-{html.escape(str(type_))}" style="background:{_hex(_light(colour))};'
-                       f'border-bottom:2px solid {_hex(colour)}" title="{html.escape(title_of(e, type_))}">'
+            colour, kind = type_colour(type_), e.get('error')
+            # a wrong entity is outlined in its error kind's colour, the kind in its class and title
+            err = (f' err-{html.escape(kind)}', f';outline:2px dashed {_hex(error_colour(kind))}',
+                   f' [{error_name(kind)}]') if kind else ('', '', '')
+            out.append(f'<mark class="t-{html.escape(str(type_))}{err[0]}" style="background:{_hex(_light(colour))};'
+                       f'border-bottom:2px solid {_hex(colour)}{err[1]}" '
+                       f'title="{html.escape(title_of(e, type_) + err[2])}">'
                        f'{html.escape(text[start:end])}<sub>{html.escape(str(type_))}</sub></mark>')
             pos = end
         out.append(html.escape(text[pos:]))
@@ -314,7 +347,8 @@ class PostVisualizer:
         """One post as an HTML fragment (image inlined)."""
         text = result.get('text') or ''
         thumb = self._thumbnail(result)
-        parts = ['<div class="post">']
+        errors = result.get('errors')
+        parts = ['<div class="post">' if errors is None else f'<div class="post" data-errors="{len(errors)}">']
         if thumb:
             parts.append(f'<img src="data:image/jpeg;base64,{thumb}" alt="{html.escape(str(result.get("image")))}">')
         else:
@@ -333,7 +367,8 @@ class PostVisualizer:
                 region = e.get('region')
                 return entity_label(e) + (f" → {region['label']} {region['score']:.2f}" if region else '')
             if 'entities' in result:
-                parts.append(f'<p>{self._html_text(text, _marked_spans(result), title)}</p>')
+                said = 'predicted: ' if errors is not None else ''
+                parts.append(f'<p>{said}{self._html_text(text, _marked_spans(result), title)}</p>')
             for e in result.get('entities') or []:
                 if 'region' in e:
                     region = e['region']
@@ -343,6 +378,11 @@ class PostVisualizer:
             if result.get('gold_entities') is not None or 'entities' not in result:
                 gold = self._html_text(text, _marked_spans(result, 'gold_entities'), lambda e, t: t)
                 parts.append(f'<p class="gold">gold: {gold}</p>')
+        if errors:
+            parts.append('<ul class="errors">' + ''.join(
+                f'<li class="err err-{html.escape(e["kind"])}" style="color:{_hex(error_colour(e["kind"]))}">'
+                f'<b>{html.escape(error_name(e["kind"]))}</b>: {html.escape(e["message"])}</li>'
+                for e in errors) + '</ul>')
         if result.get('match') is False:
             parts.append('<p class="gold">mismatched pair: the caption describes another image</p>')
         if 'caption_source' in result:
@@ -360,9 +400,15 @@ class PostVisualizer:
         parts.append(f'<p class="path">{html.escape(str(result.get("image") or ""))}</p></div></div>')
         return ''.join(parts)
 
-    def write_html(self, results: Sequence[dict], out_file: str, title: str = 'pmu posts') -> str:
+    def write_html(self, results: Sequence[dict], out_file: str, title: str = 'pmu posts', intro: str = '') -> str:
         """A self-contained HTML page of ``results`` (images inlined as base64 JPEG thumbnails, entities as
-        ``<mark>`` per type, relations as ``head —relation (p)→ tail``); returns ``out_file``."""
+        ``<mark>`` per type, relations as ``head —relation (p)→ tail``), ``intro`` (HTML) above the posts;
+        returns ``out_file``."""
+        return self.write_page([self.post_html(r) for r in results], out_file, title, intro)
+
+    def write_page(self, posts: Sequence[str], out_file: str, title: str = 'pmu posts', intro: str = '') -> str:
+        """:meth:`write_html` from posts already made into HTML by :meth:`post_html` (two pages of the same
+        posts draw each image once)."""
         legend = ''.join(f'<mark style="background:{_hex(_light(c))};border-bottom:2px solid {_hex(c)}">{t}</mark> '
                          for t, c in TYPE_COLOURS.items() if t not in ('OTHER', 'OBJECT'))
         page = ['<!DOCTYPE html><html><head><meta charset="utf-8">', f'<title>{html.escape(title)}</title>',
@@ -371,9 +417,11 @@ class PostVisualizer:
                 'color:#666;display:flex;align-items:center;justify-content:center}.body{flex:1}mark sub{font-size:'
                 '60%%;color:#444}.small{font-size:85%%;color:#333}.gold{color:#555}.rel{font-weight:bold}.path{'
                 'font-size:70%%;color:#999}table{border-collapse:collapse}td,th{padding:1px 6px;text-align:left}'
+                'ul.errors{margin:4px 0;padding-left:18px}table.confusion td{text-align:right}'
+                'table.confusion td.zero{color:#ccc}table.confusion td.diag{font-weight:bold}'
                 '</style></head><body>' % (self.thumbnail_width, self.thumbnail_width),
-                f'<h2>{html.escape(title)}</h2><p>{len(results)} posts. {legend}</p>']
-        page += [self.post_html(r) for r in results]
+                f'<h2>{html.escape(title)}</h2>{intro}<p>{len(posts)} posts. {legend}</p>']
+        page += list(posts)
         page.append('</body></html>')
         os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
         with open(out_file, 'w', encoding='utf-8') as f:

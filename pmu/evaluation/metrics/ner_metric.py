@@ -33,6 +33,10 @@ class SeqevalNERMetric(BaseMetric):
         out_file: if set, write the predictions as CoNLL
             (``IMGID:<id>`` then ``word<TAB>gold<TAB>pred``).
         prefix: metric names become ``<prefix>/f1``, ``<prefix>/PER/f1``, ...
+
+    The results of the last evaluation stay in ``last_results`` (one dict per
+    sentence: ``sample_idx``, ``img_id``, ``words``, ``gold``, ``pred``), for
+    the error analysis of ``tools/test.py --show-dir``.
     """
 
     default_prefix = 'ner'
@@ -48,6 +52,7 @@ class SeqevalNERMetric(BaseMetric):
         for s in data_samples:
             self.results.append(
                 dict(
+                    sample_idx=s.get('sample_idx'),
                     img_id=s.get('img_id'),
                     words=s.get('words'),
                     gold=list(s['gt_tags']),
@@ -55,6 +60,7 @@ class SeqevalNERMetric(BaseMetric):
                     word_ids=list(s.get('word_ids'))))
 
     def compute_metrics(self, results: list) -> dict:
+        self.last_results = results  # for tools/test.py --show-dir (pmu.evaluation.error_analysis)
         gold = [r['gold'] for r in results]
         pred = [r['pred'] for r in results]
         conlleval = classification_report(gold, pred, output_dict=True, zero_division=0)

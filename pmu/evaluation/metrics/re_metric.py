@@ -89,6 +89,10 @@ class RelationMetric(BaseMetric):
             tail, image, ``gold``, ``pred``, their probabilities and the
             probability of every relation.
         prefix: metric names become ``<prefix>/f1``, ... (default ``re``).
+
+    The results of the last evaluation stay in ``last_results`` (one dict per
+    instance: ``sample_idx``, ``gold``, ``pred``, ``scores``, ...), for the
+    error analysis of ``tools/test.py --show-dir``.
     """
 
     default_prefix = 're'
@@ -119,6 +123,7 @@ class RelationMetric(BaseMetric):
                     scores=[float(x) for x in s['pred_scores']]))
 
     def compute_metrics(self, results: list) -> dict:
+        self.last_results = results  # for tools/test.py --show-dir (pmu.evaluation.error_analysis)
         relations = list((self.dataset_meta or {}).get('relations', ()))
         self._check_order(results, relations)
         gold = [r['gold'] for r in results]

@@ -11,7 +11,10 @@ weights holding NaN or infinity are refused (exit 1, naming the first such tenso
 import argparse
 import json
 import logging
+import os.path as osp
 import sys
+
+from mmengine.config import DictAction
 
 
 def parse_args(argv=None):
@@ -32,8 +35,10 @@ def parse_args(argv=None):
     p.add_argument('--out-dir', help='also write predictions.jsonl (and pictures) there')
     p.add_argument('--no-pictures', action='store_true', help='with --out-dir: no PNG/HTML')
     p.add_argument('--device', default='cpu')
-    p.add_argument('--no-strict', action='store_true',
+    p.add_argument('--no-strict', '--non-strict', dest='no_strict', action='store_true',
                    help='load a checkpoint that lacks some tensors of the model (logged)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config keys, as tools/train.py and tools/test.py take them')
     p.add_argument('--ground', metavar='PRETRAIN_CKPT',
                    help='MNER: the region of the image each entity refers to, by a PROMU '
                         'pre-training checkpoint or work dir')
@@ -45,6 +50,24 @@ def parse_args(argv=None):
     if args.batch_size < 1:
         p.error('--batch-size must be at least 1')
     return args
+
+
+def load_config(path: str, options=None):
+    """The config with ``--cfg-options`` merged (checked as the other tools check them)."""
+    from mmengine.config import Config
+
+    from pmu.apis.config import check_cfg_options
+    from pmu.utils.errors import ConfigKeyError
+    if not osp.isfile(path):
+        sys.exit(f'tools/infer.py: config {path} not found')
+    cfg = Config.fromfile(path)
+    if options:
+        try:
+            check_cfg_options(cfg, options)
+        except ConfigKeyError as e:
+            sys.exit(f'tools/infer.py: {e}')
+        cfg.merge_from_dict(options)
+    return cfg
 
 
 def log_to_stderr():
@@ -74,7 +97,7 @@ def main(argv=None):
         kwargs['captioner'] = dict(type='HFCaptioner', name_or_path=args.captioner, device=args.device)
     from pmu.utils.checkpoint import NonFiniteCheckpointError
     try:
-        infer = PMUInferencer(args.config, args.weights, device=args.device,
+        infer = PMUInferencer(load_config(args.config, args.cfg_options), args.weights, device=args.device,
                               strict=not args.no_strict, **kwargs)
     except NonFiniteCheckpointError as e:
         sys.exit(f'tools/infer.py: {e}')  # no NaN scores, no invalid JSON on stdout

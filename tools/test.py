@@ -27,10 +27,11 @@ from mmengine.runner import Runner
 def parse_args():
     parser = argparse.ArgumentParser(description='Evaluate a pmu model')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or a work dir: its best checkpoint (the validation\'s '
+                        'choice, as the inferencer takes), else its last')
     parser.add_argument('--work-dir', help='where the evaluation log goes')
     parser.add_argument(
-        '--non-strict', action='store_true',
+        '--non-strict', '--no-strict', dest='non_strict', action='store_true',
         help='load a checkpoint that does not match the model (the log names what was missing)')
     parser.add_argument(
         '--out', help='write predictions: CoNLL (word, gold, predicted) for NER, '
@@ -56,8 +57,9 @@ def main():
     from pmu.apis.config import load_tool_config, prepare_test_config
 
     from mmengine.model import is_model_wrapper
-    from pmu.utils.checkpoint import load_mapped_checkpoint
+    from pmu.utils.checkpoint import load_mapped_checkpoint, resolve_checkpoint
 
+    args.checkpoint = resolve_checkpoint(args.checkpoint, prefer_best=True)
     cfg = load_tool_config(args)
     prepare_test_config(cfg, checkpoint=args.checkpoint, out=args.out)
     cfg.load_from = None  # loaded below, strictly unless --non-strict

@@ -130,3 +130,12 @@ def test_the_cli_takes_a_caption_and_a_captioner(tmp_path, tweet_image):
     given, written = json.loads(given.stdout), json.loads(written.stdout)
     assert (given['caption'], given['caption_source']) == ('a man with a trophy', 'given')
     assert written['caption_source'] == 'captioner' and written['caption']
+
+
+def test_progress_in_a_pipe_is_log_lines_without_carriage_returns(ner, mmlog, capfd):
+    """stderr is not a terminal under pytest: progress comes as log lines, never as a bar's \\r."""
+    ner([dict(text=f'{TEXT} {i}') for i in range(12)], batch_size=1, show_progress=True)
+    err = capfd.readouterr().err
+    assert '\r' not in err
+    lines = [m for m in mmlog.lines if m.startswith('mner posts [')]
+    assert lines and lines[-1].startswith('mner posts [12/12] 100%')

@@ -47,3 +47,27 @@ def test_cli_argument_errors(capsys):
         infer.parse_args([CONFIG, 'w'])  # neither --text nor --input
     with pytest.raises(SystemExit, match='not an MNER config'):
         infer.main([osp.join(REPO, 'configs/mre/promu_minilm-effnet_mnre.py'), 'w', '--text', 'x', '--ground', 'p'])
+
+
+def test_the_tools_agree_on_flags_and_work_dirs(tmp_path):
+    """--no-strict and --non-strict in both tools; infer.py takes --cfg-options, checked as elsewhere; a work
+    dir means its best checkpoint to tools/test.py as to the inferencer."""
+    import importlib
+    test_tool = importlib.import_module('test')
+    for flag in ('--no-strict', '--non-strict'):
+        assert infer.parse_args([CONFIG, 'w', '--text', 'x', flag]).no_strict
+        sys.argv = ['test.py', CONFIG, 'w', flag]
+        assert test_tool.parse_args().non_strict
+    args = infer.parse_args([CONFIG, 'w', '--text', 'x', '--cfg-options', 'max_length=64'])
+    assert infer.load_config(osp.join(REPO, CONFIG), args.cfg_options).max_length == 64
+    with pytest.raises(SystemExit, match='max_lenght'):
+        infer.load_config(osp.join(REPO, CONFIG), {'max_lenght': 64})
+    with pytest.raises(SystemExit, match='not found'):
+        infer.load_config('configs/nothing.py')
+    from pmu.utils.checkpoint import resolve_checkpoint
+    work = tmp_path / 'run'
+    work.mkdir()
+    for name in ('epoch_4.pth', 'best_ner_f1_epoch_3.pth'):
+        (work / name).write_bytes(b'x')
+    (work / 'last_checkpoint').write_text(str(work / 'epoch_4.pth'))
+    assert resolve_checkpoint(str(work), prefer_best=True).endswith('best_ner_f1_epoch_3.pth')

@@ -2,7 +2,6 @@
 import json
 import os
 import os.path as osp
-import sys
 from typing import Any, Iterable, List, Optional, Sequence, Union
 
 import torch
@@ -10,10 +9,10 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.logging import MMLogger
-from mmengine.utils import ProgressBar
 
 from pmu.registry import MODELS
 from pmu.utils.checkpoint import load_mapped_checkpoint, resolve_checkpoint
+from pmu.utils.progress import LoopProgress
 from .tokenizer import PostTokenizer, style_of_config
 
 
@@ -33,7 +32,8 @@ class PostInferencer(BaseInferencer):
         random_weights: run without weights (tests, throughput); results say so.
         tokenizer_style: how new posts are split into words; by default the
             style of the config's training data (:mod:`.tokenizer`).
-        show_progress: a progress bar (on stderr) when a call has several batches.
+        show_progress: report progress when a call has several batches (a bar on a terminal,
+            log lines about every 10 % in a pipe or file).
         captioner: for a model trained with captions (its test dataset has a
             caption source, :mod:`pmu.datasets.captions`): what writes the
             caption of a post that has an image and no ``caption``, e.g.
@@ -196,7 +196,8 @@ class PostInferencer(BaseInferencer):
         outputs = [[] for _ in prepared]
         batches = [samples[k:k + batch_size] for k in range(0, len(samples), batch_size)]
         progress = self.show_progress if show_progress is None else show_progress
-        bar = ProgressBar(len(batches), file=sys.stderr) if progress and len(batches) > 1 else None
+        # a bar on a terminal, ~10 log lines in a pipe or file (no carriage returns there)
+        bar = LoopProgress(len(batches), f'{self.task or "infer"} posts') if progress and len(batches) > 1 else None
         with torch.no_grad():
             for batch in batches:
                 data = self.collate_fn([self.pipeline(dict(s)) for _, s in batch])
@@ -205,7 +206,7 @@ class PostInferencer(BaseInferencer):
                 if bar is not None:
                     bar.update()
         if bar is not None:
-            sys.stderr.write('\n')
+            bar.close()
         results = self.postprocess_all(prepared, outputs)
         for r in results:
             if self.random_weights:

@@ -11,7 +11,7 @@ def test_misspelt_top_level_key_stops_train_py_naming_the_closest_keys(tmp_path)
     r = run_tool(['tools/train.py', TEXT_CFG, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfgs.max_epochs=1'])
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == (
-        "pmu.apis.config.ConfigKeyError: --cfg-options train_cfgs.max_epochs: the config has no key 'train_cfgs'; "
+        "pmu.utils.errors.ConfigKeyError: --cfg-options train_cfgs.max_epochs: the config has no key 'train_cfgs'; "
         "did you mean 'train_cfg'?")
     assert not list(tmp_path.iterdir())  # stopped before anything ran
 

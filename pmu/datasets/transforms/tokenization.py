@@ -69,24 +69,28 @@ class TokenizeWords:
         return build_tokenizer(self.tokenizer_name, self.extra_special_tokens)
 
     def _post_words(self, words: Sequence[str]):
-        """``(encoding without truncation, the words to encode, indices of the words with no sub-word)``."""
+        """``(encoding of the words as given, without truncation; the words to encode; indices of the words
+        with no sub-word; whether those got the unknown token)``."""
         tok, words = self.tokenizer, list(words)
         full = tok(words, is_split_into_words=True, truncation=False)
         present = set(full.word_ids())
         empty = [i for i in range(len(words)) if i not in present]
-        if empty and self.unk_empty_words and tok.unk_token is not None:
-            for i in empty:
-                words[i] = tok.unk_token
-            full = None
-        return full, words, empty
+        replaced = bool(empty) and self.unk_empty_words and tok.unk_token is not None
+        for i in empty if replaced else ():
+            words[i] = tok.unk_token
+        return full, words, empty, replaced
+
+    def _fit(self, full, words: List[str], replaced: bool):
+        """The post's encoding within ``max_length``: ``full`` itself when it fits and no word was replaced."""
+        if not replaced and len(full['input_ids']) <= self.max_length:
+            return full
+        return self.tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.max_length)
 
     def encode_words(self, words: Sequence[str]) -> Tuple[object, List[int]]:
         """``(encoding, indices of the words that map to no sub-word)``; with ``unk_empty_words`` the
         encoding has the unknown token in their place."""
-        full, words, empty = self._post_words(words)
-        if full is not None and len(full['input_ids']) <= self.max_length:
-            return full, empty
-        return self.tokenizer(words, is_split_into_words=True, truncation=True, max_length=self.max_length), empty
+        full, words, empty, replaced = self._post_words(words)
+        return self._fit(full, words, replaced), empty
 
     def encode_with_caption(self, words: Sequence[str], caption: Optional[str]):
         """``(encoding, words with no sub-word, caption status)``: the post, then the caption in
@@ -95,16 +99,19 @@ class TokenizeWords:
         if not caption_words:
             return (*self.encode_words(words), CAPTION_NONE)
         tok = self.tokenizer
-        full, post, empty = self._post_words(words)
-        post_len = (len(full['input_ids']) if full is not None else
-                    len(tok(post, is_split_into_words=True)['input_ids'])) - tok.num_special_tokens_to_add(False)
+        full, post, empty, replaced = self._post_words(words)
+        # each word with no sub-word becomes one unknown token when replaced
+        post_len = len(full['input_ids']) + (len(empty) if replaced else 0) - tok.num_special_tokens_to_add(False)
         room = self.max_length - post_len - tok.num_special_tokens_to_add(True)
         if room <= 0:
-            return (*self.encode_words(words), CAPTION_DROPPED)
+            return self._fit(full, post, replaced), empty, CAPTION_DROPPED
         enc = tok(post, caption_words, is_split_into_words=True, truncation='only_second',
                   max_length=self.max_length)
-        caption_len = len(tok(caption_words, is_split_into_words=True, add_special_tokens=False)['input_ids'])
-        return enc, empty, CAPTION_CUT if caption_len > room else CAPTION_WHOLE
+        kept = enc.sequence_ids().count(1)
+        # fewer caption sub-words than the room: nothing was cut; a full room may be an exact fit
+        cut = kept >= room and len(tok(caption_words, is_split_into_words=True,
+                                       add_special_tokens=False)['input_ids']) > room
+        return enc, empty, CAPTION_CUT if cut else CAPTION_WHOLE
 
     def subword_counts(self, words: Sequence[str]) -> List[int]:
         """Sub-words of each word as this transform gives them, special tokens and truncation aside

@@ -6,12 +6,14 @@
 WEIGHTS is a checkpoint file or a work dir. The task (MNER or MRE) comes from the config;
 the API behind it is ``pmu.apis.PMUInferencer`` (docs/inference.md). Only the weights
 (``state_dict``) are read, so a checkpoint written by plain MMEngine serves as well as pmu's;
-weights holding NaN or infinity are refused (exit 1, naming the first such tensors), never served.
+weights holding NaN or infinity are refused (naming the first such tensors), never served, and so
+are weights of the other task (an MNER checkpoint with an MRE config). Such mistakes, like a wrong
+config path or key, end in one line on stderr, ``tools/infer.py: error: ...``, exit status 1 and
+nothing on stdout (``PMU_DEBUG=1`` or ``--debug``: the traceback).
 """
 import argparse
 import json
 import logging
-import os.path as osp
 import sys
 
 from mmengine.config import DictAction
@@ -42,6 +44,8 @@ def parse_args(argv=None):
     p.add_argument('--ground', metavar='PRETRAIN_CKPT',
                    help='MNER: the region of the image each entity refers to, by a PROMU '
                         'pre-training checkpoint or work dir')
+    p.add_argument('--debug', action='store_true',
+                   help='show the traceback of a mistake (a config path, a key, the weights), as PMU_DEBUG=1')
     args = p.parse_args(argv)
     if args.input and (args.image or args.caption or args.head or args.tail):
         p.error('--image/--caption/--head/--tail go with --text; in --input files they are fields of each line')
@@ -53,19 +57,17 @@ def parse_args(argv=None):
 
 
 def load_config(path: str, options=None):
-    """The config with ``--cfg-options`` merged (checked as the other tools check them)."""
-    from mmengine.config import Config
+    """The config with ``--cfg-options`` merged (checked as the other tools check them).
+
+    Raises :class:`~pmu.utils.errors.ConfigNotFoundError` (naming the closest configs) or
+    :class:`~pmu.utils.errors.ConfigKeyError`, which :func:`pmu.utils.errors.run_tool` prints as one line.
+    """
 
     from pmu.apis.config import check_cfg_options
-    from pmu.utils.errors import ConfigKeyError
-    if not osp.isfile(path):
-        sys.exit(f'tools/infer.py: config {path} not found')
-    cfg = Config.fromfile(path)
+    from pmu.utils.config_path import load_config as read_config
+    cfg = read_config(path)
     if options:
-        try:
-            check_cfg_options(cfg, options)
-        except ConfigKeyError as e:
-            sys.exit(f'tools/infer.py: {e}')
+        check_cfg_options(cfg, options)
         cfg.merge_from_dict(options)
     return cfg
 
@@ -80,13 +82,20 @@ def log_to_stderr():
 
 
 def main(argv=None):
+    """The tool; a mistake (a config path or key, weights of another task or holding NaN) ends it with one
+    line on stderr and nothing on stdout (:func:`pmu.utils.errors.run_tool`)."""
+    from pmu.utils.errors import run_tool
+    return run_tool(infer_posts, 'tools/infer.py', argv=argv)
+
+
+def infer_posts(argv=None):
     args = parse_args(argv)
     log_to_stderr()
     from pmu.apis import PMUInferencer
+    cfg = load_config(args.config, args.cfg_options)
     kwargs = {}
     if args.ground:
-        from mmengine.config import Config
-        if Config.fromfile(args.config).model.get('type') != 'MultimodalNER':
+        if cfg.model.get('type') != 'MultimodalNER':
             sys.exit(f'--ground grounds the entities MNER finds; {args.config} is not an MNER config')
         try:
             from pmu.apis.grounding import EntityGrounder
@@ -95,12 +104,13 @@ def main(argv=None):
         kwargs['grounder'] = EntityGrounder(args.ground, device=args.device)
     if args.captioner:
         kwargs['captioner'] = dict(type='HFCaptioner', name_or_path=args.captioner, device=args.device)
-    from pmu.utils.checkpoint import NonFiniteCheckpointError
-    try:
-        infer = PMUInferencer(load_config(args.config, args.cfg_options), args.weights, device=args.device,
-                              strict=not args.no_strict, **kwargs)
-    except NonFiniteCheckpointError as e:
-        sys.exit(f'tools/infer.py: {e}')  # no NaN scores, no invalid JSON on stdout
+    if not args.no_strict:  # the weights of another task: one line before the model is built
+        from pmu.apis.config import check_checkpoint_matches, complete_config
+        from pmu.utils.checkpoint import resolve_checkpoint
+        check_checkpoint_matches(complete_config(cfg), resolve_checkpoint(args.weights, prefer_best=True))
+    # a mistake (config, weights of another task, NaN weights) stops here, before any line on stdout
+    infer = PMUInferencer(cfg, args.weights, device=args.device,
+                          strict=not args.no_strict, **kwargs)
     if args.text is not None:
         item = dict(text=args.text, image=args.image, caption=args.caption)
         if args.head is not None or args.tail is not None:

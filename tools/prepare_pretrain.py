@@ -7,7 +7,7 @@
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -26,7 +26,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    from pmu.utils.config_path import load_config
+    cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
@@ -40,4 +41,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from pmu.utils.errors import run_tool
+    run_tool(main, 'tools/prepare_pretrain.py')

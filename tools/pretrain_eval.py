@@ -13,7 +13,7 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -23,8 +23,10 @@ def parse_args():
     parser.add_argument('--agreement', action='store_true',
                         help='teacher entity vs. detected class agreement instead of retrieval')
     parser.add_argument('--entity-vocab', help='default: <cache_dir>/entity_vocab.txt of the test dataset')
-    parser.add_argument('--tau', type=float, default=0.02, help='for the labelled fraction (--agreement)')
-    parser.add_argument('--threshold', type=float, default=0.2, help='for the labelled fraction (--agreement)')
+    parser.add_argument('--tau', type=float,
+                        help="for the labelled fraction (--agreement); default: the config's model.pseudo_labels")
+    parser.add_argument('--threshold', type=float,
+                        help="for the labelled fraction (--agreement); default: the config's model.pseudo_labels")
     parser.add_argument('--work-dir', help='where the log goes (default: work_dirs/pretrain_eval/<config>)')
     parser.add_argument('--out', help='also write the figures to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
@@ -32,22 +34,32 @@ def parse_args():
 
 
 def retrieval(cfg, checkpoint):
-    from mmengine.runner import Runner
     from pmu.apis.config import resolve_dist_backend
+    from pmu.engine import build_runner
     resolve_dist_backend(cfg)
     cfg.load_from = checkpoint
-    return Runner.from_cfg(cfg).test()
+    return build_runner(cfg).test()
 
 
 def agreement(cfg, checkpoint, entity_vocab, tau, threshold):
-    from pmu.pseudo_labels.soft_labeler import build_teacher, entity_agreement, teacher_similarities
-    from pmu.models.pretrainers import soft_pseudo_labels
+    from pmu.models.pretrainers import DEFAULT_PSEUDO_LABELS, soft_pseudo_labels
     from pmu.pseudo_labels import encode_vocabulary, read_vocabulary
+    from pmu.pseudo_labels.soft_labeler import (
+        build_teacher,
+        entity_agreement,
+        teacher_similarities,
+        teacher_temperature,
+    )
     from pmu.registry import DATASETS
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     teacher, checkpoint = build_teacher(cfg.filename, checkpoint)
     vocab = read_vocabulary(entity_vocab or osp.join(dataset.cache_dir, 'entity_vocab.txt'))
-    templates = cfg.model.get('pseudo_labels', {}).get('entity_templates', dict(type='promu_entity'))
+    # the settings the student's labels are made with: pmu's defaults, then the config's
+    settings = dict(DEFAULT_PSEUDO_LABELS, **(cfg.model.get('pseudo_labels') or {}))
+    tau = settings['tau'] if tau is None else tau
+    tau = teacher_temperature(teacher) if tau == 'teacher' else float(tau)
+    threshold = settings['threshold'] if threshold is None else threshold
+    templates = settings['entity_templates']
     prompts = encode_vocabulary(vocab, templates, teacher.encode_text, encoder_id='eval')
     images = dataset.unique_images()
     coe_sim, box_valid, _, _ = teacher_similarities(teacher, images, prompts, prompts[:1], dataset.num_objects)
@@ -60,7 +72,8 @@ def agreement(cfg, checkpoint, entity_vocab, tau, threshold):
 
 def main():
     args = parse_args()
-    import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints)
+    from pmu.engine import register_safe_globals
+    register_safe_globals()  # MMEngine's load_from / --resume through pmu's safe torch.load
     from pmu.utils import register_all_modules
     register_all_modules()
     from pmu.apis.config import load_complete_config
@@ -85,4 +98,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from pmu.utils.errors import run_tool
+    run_tool(main, 'tools/pretrain_eval.py')

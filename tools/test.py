@@ -1,9 +1,13 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--out FILE] [--show-dir DIR] [--non-strict]``.
 
-The checkpoint must match the config's model key for key and shape (a
-checkpoint of another model, e.g. MRE given to MNER, stops with an error
-naming the missing and unexpected key groups); ``--non-strict`` loads what
-matches and logs what does not. Only the weights (``state_dict``) are read:
+The checkpoint must match the config's model key for key and shape: one of
+another task (MRE given to an MNER config) stops before anything is built,
+saying so (``this is an MNER checkpoint (its head has 9 tags ...)``); one of
+another model of the same task stops naming the missing and unexpected key
+groups; ``--non-strict`` loads what matches and logs what does not. Mistakes
+(a config path, a key of ``--cfg-options``, no data, the checkpoint) end in
+one line, ``tools/test.py: error: ...`` (``PMU_DEBUG=1`` or ``--debug``: the
+traceback). Only the weights (``state_dict``) are read:
 a checkpoint written by plain MMEngine (no pmu random states, its message hub
 pickling HistoryBuffer's statistics functions) is evaluated like pmu's own.
 A checkpoint whose weights hold NaN or infinity is refused
@@ -21,7 +25,6 @@ import os
 import os.path as osp
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 
 def parse_args():
@@ -46,6 +49,8 @@ def parse_args():
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of a mistake (a config path, a key, the data root), as PMU_DEBUG=1')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -53,17 +58,22 @@ def parse_args():
 
 def main():
     args = parse_args()
-    import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints)
-    from pmu.apis.config import load_tool_config, prepare_test_config
-
+    from pmu.engine import build_runner, register_safe_globals
+    register_safe_globals()  # MMEngine's load_from / --resume through pmu's safe torch.load
     from mmengine.model import is_model_wrapper
+
+    from pmu.apis.config import check_checkpoint_matches, check_data_files, load_tool_config, prepare_test_config
     from pmu.utils.checkpoint import load_mapped_checkpoint, resolve_checkpoint
 
     args.checkpoint = resolve_checkpoint(args.checkpoint, prefer_best=True)
     cfg = load_tool_config(args)
+    # mistakes found before the runner's first line: no data, the weights of another task
+    check_data_files(cfg, ('test', ))
+    if not args.non_strict:
+        check_checkpoint_matches(cfg, args.checkpoint)
     prepare_test_config(cfg, checkpoint=args.checkpoint, out=args.out)
     cfg.load_from = None  # loaded below, strictly unless --non-strict
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     load_mapped_checkpoint(model, args.checkpoint, strict=not args.non_strict, logger=runner.logger)
     metrics = runner.test()
@@ -76,6 +86,7 @@ def main():
 def show_errors(runner, show_dir: str, limit: int, metrics: dict) -> None:
     """The error report of the split just evaluated (rank 0 holds the metric's results)."""
     from mmengine.dist import is_main_process
+
     from pmu.evaluation.error_analysis import analyse_evaluator
     from pmu.visualization.error_report import write_error_report
 
@@ -95,4 +106,5 @@ def show_errors(runner, show_dir: str, limit: int, metrics: dict) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    from pmu.utils.errors import run_tool
+    run_tool(main, 'tools/test.py')

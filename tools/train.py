@@ -1,11 +1,15 @@
-"""Train a pmu model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume] ...``."""
+"""Train a pmu model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume] ...``.
+
+Mistakes (a config path, a key of ``--cfg-options``, no data under the data root, a work dir in use) end in
+one line, ``tools/train.py: error: ...``, before the runner is built (``PMU_DEBUG=1`` or ``--debug``: the
+traceback).
+"""
 import argparse
 import os
 import signal
 import sys
 
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 
 def parse_args():
@@ -30,6 +34,8 @@ def parse_args():
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
         help='job launcher; use pytorch under torchrun')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of a mistake (a config path, a key, the data root), as PMU_DEBUG=1')
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -50,19 +56,22 @@ def main():
     args = parse_args()
     import contextlib
 
-    import pmu.engine  # noqa: F401  (safe loading of MMEngine checkpoints on resume)
-    from pmu.apis.config import load_tool_config, prepare_train_config
-    from pmu.engine import WorkDirLock
+    from pmu.engine import register_safe_globals
+    register_safe_globals()  # MMEngine's load_from / --resume through pmu's safe torch.load
+    from pmu.apis.config import check_data_files, load_tool_config, prepare_train_config
+    from pmu.engine import WorkDirLock, build_runner
     from pmu.utils.setup_env import setup_monitoring
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     cfg = load_tool_config(args)
+    check_data_files(cfg, ('train', 'val'))  # before the runner's first line
     # one training per work dir (the first process of a distributed run holds it for all)
     with WorkDirLock(cfg.work_dir) if is_first_process() else contextlib.nullcontext():
         prepare_train_config(cfg, amp=args.amp, resume=args.resume, compile=args.compile)
         setup_monitoring(cfg, tensorboard=args.tensorboard)
-        Runner.from_cfg(cfg).train()
+        build_runner(cfg).train()
 
 
 if __name__ == '__main__':
-    main()
+    from pmu.utils.errors import run_tool
+    run_tool(main, 'tools/train.py', extra=('pmu.engine.lock.WorkDirBusyError', ))

@@ -21,7 +21,7 @@ import os.path as osp
 import pickle
 import re
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.logging import MMLogger
@@ -73,6 +73,14 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that cannot be read: missing, truncated, not a torch checkpoint."""
 
 
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A checkpoint file or work dir that does not exist or holds no checkpoint."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint whose weights are not the model's (another task, another model or config)."""
+
+
 class CheckpointWriteError(OSError):
     """A checkpoint that could not be written (disk full, no permission); nothing was left behind."""
 
@@ -115,7 +123,7 @@ def load_checkpoint_file(path: str, map_location='cpu') -> dict:
     """
     register_safe_globals()
     if not osp.isfile(path):
-        raise CheckpointError(f'checkpoint file {path} not found')
+        raise CheckpointNotFoundError(f'checkpoint file {path} not found')
     try:
         with _plain_mmengine_globals():
             return torch.load(path, map_location=map_location, weights_only=True)
@@ -248,7 +256,7 @@ def resolve_checkpoint(path: str, prefer_best: bool = False) -> str:
     newest ``best_*.pth`` (the validation's choice) comes first."""
     if not osp.isdir(path):
         if not osp.isfile(path):
-            raise FileNotFoundError(f'checkpoint {path} not found: train that model first '
+            raise CheckpointNotFoundError(f'checkpoint {path} not found: train that model first '
                                     '(docs/pretraining.md) or give its checkpoint file or work dir')
         return path
     best = glob.glob(osp.join(glob.escape(path), 'best_*.pth')) if prefer_best else []
@@ -265,7 +273,7 @@ def resolve_checkpoint(path: str, prefer_best: bool = False) -> str:
     epochs = glob.glob(osp.join(path, 'epoch_*.pth'))
     if epochs:
         return max(epochs, key=lambda p: int(re.search(r'epoch_(\d+)\.pth$', p).group(1)))
-    raise FileNotFoundError(f'work dir {path} holds no checkpoint (no last_checkpoint naming an existing '
+    raise CheckpointNotFoundError(f'work dir {path} holds no checkpoint (no last_checkpoint naming an existing '
                             'file, no epoch_*.pth): train that model first (docs/pretraining.md)')
 
 
@@ -283,6 +291,11 @@ def load_mapped_checkpoint(model: torch.nn.Module,
     match no source prefix are left out (a pre-training checkpoint also holds
     its losses' heads and projections). Regular expressions are allowed as
     sources (``re:^student\\.``). Missing and unexpected keys are reported.
+    MMEngine's ``load_checkpoint(revise_keys=...)`` cannot stand in: it
+    renames keys but keeps them all (a pre-training checkpoint's
+    ``itm_head.*``, ``coe_head.*``, ``text_proj.*`` ... would come in as
+    unexpected keys), and its loader skips the enlarged embedding matrix
+    below instead of loading the rows both have.
 
     A tensor whose shape differs from the model's in its first dimension only
     (a word-embedding matrix enlarged by the MRE entity markers) loads the
@@ -294,12 +307,17 @@ def load_mapped_checkpoint(model: torch.nn.Module,
     statistics functions) loads as well as pmu's own, safely. A checkpoint
     whose weights hold NaN or infinity is refused
     (:class:`NonFiniteCheckpointError`, naming the first such tensors) unless
-    ``check_finite=False``.
+    ``check_finite=False``. With ``strict`` and no ``key_map``, a checkpoint
+    of another task than the model's (MNER weights for an MRE model) is
+    refused saying so (:class:`CheckpointMismatchError`,
+    :func:`checkpoint_task`); any other mismatch names the key groups.
     """
     logger = logger or MMLogger.get_current_instance()
     checkpoint = resolve_checkpoint(checkpoint)
     ckpt = load_checkpoint_file(checkpoint)
     state = ckpt.get('state_dict', ckpt)
+    if strict and not key_map:  # the weights of another task: say so, not only which keys differ
+        check_checkpoint_task(ckpt, checkpoint, model_task(model))
     if check_finite:
         check_finite_weights(state, f'checkpoint {checkpoint}')
     if key_map:
@@ -349,9 +367,67 @@ def load_mapped_checkpoint(model: torch.nn.Module,
                + (f', {dropped} rows of the checkpoint left out' if dropped else ''))
     if strict and groups:
         detail = '; '.join(f'{name} ({len(keys)}): {_summarise(keys)}' for name, keys in groups)
-        raise RuntimeError(f'{checkpoint} does not match the model {type(model).__name__} (strict=True): '
-                           f'{detail}. Is it a checkpoint of another model or config?')
+        raise CheckpointMismatchError(
+            f'{checkpoint} does not match the model {type(model).__name__} (strict=True): {detail}. Is it a '
+            'checkpoint of another model or config?')
     return result
+
+
+def checkpoint_task(ckpt: dict) -> Optional[Tuple[str, str]]:
+    """``(task, what shows it)`` of a loaded checkpoint: ``('MNER', 'its head has 9 tags: O, B-PER, ...')``
+    or ``('MRE', 'its head has 23 relations: None, /per/per/parent, ...')``; None when it is neither.
+
+    The dataset's ``tags`` or ``relations`` that MMEngine's runner saves in ``meta.dataset_meta`` tell;
+    without them, the state dict: a CRF head (``head.crf.*``) is MNER's, a relation classifier
+    (``head.mlp.*``) MRE's.
+    """
+    meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), dict) else {}
+    dataset_meta = meta.get('dataset_meta') if isinstance(meta.get('dataset_meta'), dict) else {}
+    for task, key in (('MNER', 'tags'), ('MRE', 'relations')):
+        names = dataset_meta.get(key)
+        if isinstance(names, str):  # a tuple saved as its text
+            import ast
+            try:
+                names = ast.literal_eval(names)
+            except (ValueError, SyntaxError):
+                names = None
+        if isinstance(names, (list, tuple)) and names:
+            return task, f'its head has {len(names)} {key}: {_first(names)}'
+    state = ckpt.get('state_dict', ckpt)
+    crf = state.get('head.crf.transitions')
+    if crf is not None:
+        return 'MNER', f'its head is a CRF over {crf.shape[0]} tags'
+    mlp = sorted(k for k in state if k.startswith('head.mlp.') and k.endswith('.weight'))
+    if mlp:
+        return 'MRE', f'its head is a relation classifier over {state[mlp[-1]].shape[0]} relations'
+    return None
+
+
+def model_task(model: torch.nn.Module) -> Optional[Tuple[str, str]]:
+    """``(task, what shows it)`` of a built model, as :func:`checkpoint_task` says it of a checkpoint."""
+    for task, key in (('MNER', 'tags'), ('MRE', 'relations')):
+        names = getattr(model, key, None)
+        if isinstance(names, (list, tuple)) and names:
+            return task, f'{type(model).__name__}, {len(names)} {key}: {_first(names)}'
+    return None
+
+
+def check_checkpoint_task(ckpt: dict, source: str, task: Optional[Tuple[str, str]]) -> None:
+    """Raise :class:`CheckpointMismatchError` when checkpoint ``ckpt`` (read from ``source``) is of another
+    task than ``task`` (``('MRE', 'MultimodalRE, 23 relations: ...')``, what the config builds)."""
+    own = checkpoint_task(ckpt)
+    if own is None or task is None or own[0] == task[0]:
+        return
+    meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), dict) else {}
+    name = re.sub(r'_\d{8}_\d{6}$', '', str(meta.get('experiment_name') or ''))
+    raise CheckpointMismatchError(
+        f'{source} is an {own[0]} checkpoint ({own[1]}{f"; trained with config {name}" if name else ""}), the '
+        f'config builds an {task[0]} model ({task[1]}): give the checkpoint of a run of this config, or the '
+        f'config that trained it')
+
+
+def _first(names, limit: int = 5) -> str:
+    return ', '.join(map(str, names[:limit])) + (', ...' if len(names) > limit else '')
 
 
 def _summarise(keys, limit: int = 8) -> str:

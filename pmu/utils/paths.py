@@ -45,17 +45,29 @@ def find_data_root(data_root: Optional[str] = None) -> str:
     current directory; ``../shared/data`` (the layout of pmu's CI and
     development machines).
     """
+    return data_root_source(data_root)[0]
+
+
+def data_root_source(data_root: Optional[str] = None) -> Tuple[str, str]:
+    """``(root, how it was found)`` by the order of :func:`find_data_root`, e.g.
+    ``('../shared/data', '../shared/data of the current directory')``.
+
+    Raises :class:`~pmu.utils.errors.DataNotFoundError` (a ``FileNotFoundError``) naming the places
+    it looked when none holds the data.
+    """
     if data_root:
-        return data_root
+        return data_root, "the config's data_root"
     env = os.environ.get('PMU_DATA_ROOT')
     if env:
-        return env
+        return env, '$PMU_DATA_ROOT'
     for candidate in ('data', osp.join('..', 'shared', 'data')):
         if osp.isdir(candidate):
-            return candidate
-    raise FileNotFoundError(
-        'No data root found: set PMU_DATA_ROOT, put the data under ./data, or '
-        'pass data_root in the config (see README "Data").')
+            return candidate, f'{candidate} of the current directory'
+    from pmu.utils.errors import DataNotFoundError
+    raise DataNotFoundError(
+        f'no data root found: PMU_DATA_ROOT is not set and neither ./data nor ../shared/data exists in the '
+        f'current directory ({os.getcwd()}); run from the repository root (next to ../shared/data), set '
+        'PMU_DATA_ROOT=/path/to/data, or pass data_root in the config (see README "Data")')
 
 
 def path_inside(folder: str, name: str) -> Tuple[str, bool]:

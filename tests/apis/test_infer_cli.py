@@ -60,9 +60,10 @@ def test_the_tools_agree_on_flags_and_work_dirs(tmp_path):
         assert test_tool.parse_args().non_strict
     args = infer.parse_args([CONFIG, 'w', '--text', 'x', '--cfg-options', 'max_length=64'])
     assert infer.load_config(osp.join(REPO, CONFIG), args.cfg_options).max_length == 64
-    with pytest.raises(SystemExit, match='max_lenght'):
+    from pmu.utils.errors import ConfigKeyError, ConfigNotFoundError
+    with pytest.raises(ConfigKeyError, match='max_lenght'):
         infer.load_config(osp.join(REPO, CONFIG), {'max_lenght': 64})
-    with pytest.raises(SystemExit, match='not found'):
+    with pytest.raises(ConfigNotFoundError, match='not found'):
         infer.load_config('configs/nothing.py')
     from pmu.utils.checkpoint import resolve_checkpoint
     work = tmp_path / 'run'

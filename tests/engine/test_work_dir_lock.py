@@ -47,7 +47,7 @@ def test_train_tool_refuses_a_work_dir_in_use(held_elsewhere):
                   'train_cfg.max_epochs=1'])
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith(f'pmu.engine.lock.WorkDirBusyError: work dir {work} is in use by another training: pid '
+    assert last.startswith(f'tools/train.py: error: work dir {work} is in use by another training: pid '
                            f'{proc.pid} on host {socket.gethostname()}, started ')
     assert not osp.exists(work / 'last_checkpoint')
 

@@ -7,8 +7,7 @@ import shutil
 import pytest
 import torch
 
-from pmu.utils.checkpoint import (CheckpointError, UnsafeCheckpointError, load_checkpoint_file,
-                                  load_mapped_checkpoint)
+from pmu.utils.checkpoint import CheckpointError, UnsafeCheckpointError, load_checkpoint_file, load_mapped_checkpoint
 from tests.robustness.conftest import TEXT_CFG, TINY, run_tool
 
 PROMU_CFG = 'configs/mner/promu_minilm-effnet_twitter2017.py'
@@ -49,7 +48,8 @@ def test_truncated_checkpoint_is_named(tiny_mner_checkpoint, tmp_path):
 
 
 def test_truncated_checkpoint_on_resume_is_named(tiny_mner_checkpoint, tmp_path):
-    import pmu.engine  # noqa: F401  (what tools/train.py imports: MMEngine's loading goes through pmu's)
+    from pmu.engine import register_safe_globals
+    register_safe_globals()  # what the tools and pmu's checkpoint hook do: MMEngine's loading goes through pmu's
     from mmengine.runner.checkpoint import _load_checkpoint  # what Runner.resume and load_from call
     bad = truncated(tiny_mner_checkpoint, tmp_path)
     with pytest.raises(CheckpointError, match=rf'cannot read checkpoint {bad}'):
@@ -64,7 +64,8 @@ def test_malicious_checkpoint_is_refused_and_its_payload_never_runs(malicious):
 
 
 def test_malicious_checkpoint_given_to_resume_is_refused(malicious):
-    import pmu.engine  # noqa: F401
+    from pmu.engine import register_safe_globals
+    register_safe_globals()
     from mmengine.runner.checkpoint import _load_checkpoint
     path, marker = malicious
     with pytest.raises(UnsafeCheckpointError, match='nothing in it was run'):
@@ -96,9 +97,9 @@ def test_resume_with_nothing_in_the_work_dir_says_so(tmp_path):
     r = run_tool(['tools/train.py', TEXT_CFG, '--work-dir', str(tmp_path), '--resume'])
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == (
-        f'FileNotFoundError: --resume: nothing to resume in {tmp_path} (no last_checkpoint there, the file MMEngine '
-        'writes with each checkpoint): train without --resume, give --work-dir of the interrupted run, or name its '
-        'checkpoint (--resume PATH)')
+        f'tools/train.py: error: --resume: nothing to resume in {tmp_path} (no last_checkpoint there, the file '
+        'MMEngine writes with each checkpoint): train without --resume, give --work-dir of the interrupted run, '
+        'or name its checkpoint (--resume PATH)')
 
 
 def test_resume_from_a_missing_file_is_named(tmp_path):
@@ -113,7 +114,7 @@ def test_test_tool_refuses_a_checkpoint_of_another_model(tiny_mner_checkpoint):
     r = run_tool(['tools/test.py', PROMU_CFG, tiny_mner_checkpoint, '--cfg-options', *TINY])
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith(f'RuntimeError: {tiny_mner_checkpoint} does not match the model MultimodalNER '
+    assert last.startswith(f'tools/test.py: error: {tiny_mner_checkpoint} does not match the model MultimodalNER '
                            '(strict=True): missing in checkpoint (')
     assert 'visual_encoder.net.* (245)' in last and 'Is it a checkpoint of another model or config?' in last
     assert '"ner/f1"' not in r.stdout  # no metrics of random weights
@@ -166,12 +167,13 @@ def test_test_and_infer_tools_refuse_non_finite_weights(non_finite_checkpoint):
     r = run_tool(['tools/test.py', TEXT_CFG, path, '--cfg-options', *TINY])
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith(f'pmu.utils.checkpoint.NonFiniteCheckpointError: checkpoint {path} holds non-finite '
+    assert last.startswith(f'tools/test.py: error: checkpoint {path} holds non-finite '
                            f'weights: 2 tensors with NaN or infinite values, first {inf_name} (0 NaN, 2 inf of ')
     assert f'{nan_name} (1 NaN, 0 inf of ' in last and '"ner/f1"' not in r.stdout
     r = run_tool(['tools/infer.py', TEXT_CFG, path, '--text', 'Obama visits Paris'])
     assert r.returncode == 1 and r.stdout == ''
-    assert r.stderr.strip().splitlines()[-1].startswith(f'tools/infer.py: checkpoint {path} holds non-finite weights')
+    assert r.stderr.strip().splitlines()[-1].startswith(
+        f'tools/infer.py: error: checkpoint {path} holds non-finite weights')
 
 
 PLAIN = '''import sys, torch

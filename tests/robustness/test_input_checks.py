@@ -193,7 +193,8 @@ def test_half_transparent_and_opaque_pixels_are_composited(tmp_path):
     ('optim_wrapper.optimizer.lr', 'fast', "--cfg-options optim_wrapper.optimizer.lr='fast': expected a number, as the "
                                            "config's 5e-05; got a string"),
     ('optim_wrapper.optimizer.betas', (0.9, ),
-     "--cfg-options optim_wrapper.optimizer.betas=(0.9,): expected 2 numbers, as the config's (0.9, 0.999); got (0.9,)"),
+     "--cfg-options optim_wrapper.optimizer.betas=(0.9,): expected 2 numbers, as the config's (0.9, 0.999); "
+     "got (0.9,)"),
     ('randomness.seed', True, "--cfg-options randomness.seed=True: expected a number, as the config's 42; got true or "
                               'false'),
     ('optim_wrapper.clip_grad', 1.0, "--cfg-options optim_wrapper.clip_grad=1.0: expected a dict"),

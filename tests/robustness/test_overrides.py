@@ -3,16 +3,16 @@ overridden number of epochs."""
 import pytest
 
 from pmu.apis.config import ConfigKeyError, load_complete_config
-from tests.robustness.conftest import TEXT_CFG, TINY, run_tool, scalars
+from tests.robustness.conftest import TEXT_CFG, run_tool, scalars
 
 
 @pytest.mark.slow
 def test_misspelt_top_level_key_stops_train_py_naming_the_closest_keys(tmp_path):
     r = run_tool(['tools/train.py', TEXT_CFG, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfgs.max_epochs=1'])
     assert r.returncode == 1
-    assert r.stderr.strip().splitlines()[-1] == (
-        "pmu.utils.errors.ConfigKeyError: --cfg-options train_cfgs.max_epochs: the config has no key 'train_cfgs'; "
-        "did you mean 'train_cfg'?")
+    assert r.stderr.strip().splitlines() == [  # one line, before anything is built
+        "tools/train.py: error: --cfg-options train_cfgs.max_epochs: the config has no key 'train_cfgs'; "
+        "did you mean 'train_cfg'?"]
     assert not list(tmp_path.iterdir())  # stopped before anything ran
 
 
@@ -24,7 +24,7 @@ def test_misspelt_top_level_key_stops_train_py_naming_the_closest_keys(tmp_path)
     ('optim_wrapper.clip_gradient', "--cfg-options optim_wrapper.clip_gradient: optim_wrapper (OptimWrapper) takes "
                                     "no 'clip_gradient'; did you mean 'clip_grad'?"),
     ('optim_wrapper.paramwise_cfg.bias_lr_mul', "--cfg-options optim_wrapper.paramwise_cfg.bias_lr_mul: paramwise_cfg "
-                                                "(DefaultOptimWrapperConstructor) takes no 'bias_lr_mul'; did you mean "
+                                                "(the optimizer constructor's) takes no 'bias_lr_mul'; did you mean "
                                                 "'bias_lr_mult' or 'bias_decay_mult'?"),
     ('param_scheduler.1.end_factr', "--cfg-options param_scheduler.1.end_factr: param_scheduler.1 (SpanLinearLR) takes "
                                     "no 'end_factr'; did you mean 'end_factor'?"),
@@ -52,6 +52,7 @@ def test_keys_the_components_take_may_be_added():
 
 def build_optimizer(options):
     from mmengine.optim import build_optim_wrapper
+
     from pmu.registry import MODELS
     cfg = load_complete_config(TEXT_CFG, options)
     return build_optim_wrapper(MODELS.build(cfg.model), cfg.optim_wrapper)

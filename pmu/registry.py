@@ -13,16 +13,15 @@ from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as \
-    MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
-from mmengine.registry import WEIGHT_INITIALIZERS as \
-    MMENGINE_WEIGHT_INITIALIZERS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['pmu.datasets'])
@@ -46,6 +45,7 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     locations=['pmu.engine'])
 PARAM_SCHEDULERS = Registry(
     'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['pmu.engine'])
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['pmu.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['pmu.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['pmu.engine'])
 

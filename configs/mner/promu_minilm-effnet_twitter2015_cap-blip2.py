@@ -1,4 +1,5 @@
-# PROMU over MiniLM-L6 + EfficientNet-lite0 on Twitter-2015 (UMT) with each tweet's BLIP-2 caption as the second text segment
+# PROMU over MiniLM-L6 + EfficientNet-lite0 on Twitter-2015 (UMT) with each tweet's BLIP-2 caption as the second text
+# segment
 # (captions: ../_base_/datasets/captions.py, docs/captions.md).
 _base_ = ['./promu_minilm-effnet_twitter2015.py', '../_base_/datasets/captions.py']
 train_dataloader = dict(dataset=dict(captions=_base_.captions.twitter2015_blip2))

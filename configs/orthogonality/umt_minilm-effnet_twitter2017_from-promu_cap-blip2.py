@@ -1,4 +1,5 @@
-# umt_minilm-effnet_twitter2017_from-promu.py with each tweet's BLIP-2 caption as the second text segment (docs/captions.md).
+# umt_minilm-effnet_twitter2017_from-promu.py with each tweet's BLIP-2 caption as the second text segment
+# (docs/captions.md).
 _base_ = ['./umt_minilm-effnet_twitter2017_from-promu.py', '../_base_/datasets/captions.py']
 train_dataloader = dict(dataset=dict(captions=_base_.captions.twitter2017_blip2))
 val_dataloader = dict(dataset=dict(captions=_base_.captions.twitter2017_blip2))

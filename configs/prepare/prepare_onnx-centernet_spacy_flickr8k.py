@@ -5,7 +5,8 @@
 #   torchrun --nproc_per_node 4 tools/prepare_pretrain.py CONFIG --launcher pytorch   # 4 shards
 # data_root=None: pmu.utils.find_data_root() ($PMU_DATA_ROOT, ./data, ../shared/data), holding flickr8k/
 # with captions.txt, the split files and Images/. The original distribution's Flickr8k.token.txt reads
-# too (the layout is detected): set each entry's ann_file, and data_prefix.img to its Flicker8k_Dataset/. All three splits go into one cache; the pre-training configs select theirs with
+# too (the layout is detected): set each entry's ann_file, and data_prefix.img to its Flicker8k_Dataset/. All three
+# splits go into one cache; the pre-training configs select theirs with
 # `image_list` (the split file). Entry 0 (train) is what tools/misc/mine_vocabulary.py mines.
 _base_ = './prepare_onnx-centernet_spacy_coco-mini.py'
 

@@ -1,4 +1,4 @@
 # Ablation: the soft labels' temperature is the teacher's learned ITC temperature (clamped)
-# instead of a fixed tau = 0.02.
+# instead of the fixed default tau.
 _base_ = './promu_minilm-effnet_coco-mini.py'
 model = dict(pseudo_labels=dict(tau='teacher'))

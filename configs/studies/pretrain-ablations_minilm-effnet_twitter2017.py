@@ -2,7 +2,8 @@
 # lite PROMU model fine-tuned from each pre-trained student (3 seeds), beside the same model from
 # the plain encoders. Every ablation is a config of configs/pretrain/ (one objective left out,
 # hard labels, the label temperature, the prompt templates, the alignment loss, the CIR source,
-# uniform ITM negatives, labels made online on the student's view, ITC from the lower layers); the before steps train the teacher once and one student per ablation.
+# uniform ITM negatives, labels made online on the student's view, ITC from the lower layers); the before steps train
+# the teacher once and one student per ablation.
 # Needs the COCO-mini pseudo-label cache (docs/pretraining.md, step 1).
 #   python tools/study.py configs/studies/pretrain-ablations_minilm-effnet_twitter2017.py --workers 2
 metric = 'ner/f1'

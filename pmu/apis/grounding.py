@@ -272,13 +272,12 @@ def evaluate_grounding(grounder: EntityGrounder, pairs_file: str, image_filter: 
     of those entities whose best score reaches the grounder's threshold; ``not_in_image``: entities
     naming a class the detector did not find (left out).
     """
-    from tqdm import tqdm
-
     from pmu.structures.pretrain_record import read_pair_records
+    from pmu.utils.progress import track
     records = [r for r in read_pair_records(pairs_file)
                if r.match and (not image_filter or image_filter in r.image)][:limit]
     n = Counter()
-    for r in tqdm(records, desc='grounding', unit='pair', disable=not progress, mininterval=5):
+    for r in track(records, 'grounding', unit='pair', enabled=progress):
         path = r.image if osp.isabs(r.image) else osp.abspath(r.image)
         heads = {}
         for e in r.entities:

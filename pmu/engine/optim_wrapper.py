@@ -54,11 +54,10 @@ def _group_names(names: List[str], depth: int = 3, limit: int = 4) -> str:
     return ', '.join(parts)
 
 
-@OPTIM_WRAPPER_CONSTRUCTORS.register_module(
-    name=['DefaultOptimWrapperConstructor', 'SummarizedOptimWrapperConstructor'])
+@OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class SummarizedOptimWrapperConstructor(CheckedOptimWrapperConstructor):
-    """pmu's default constructor (configs get it under MMEngine's name, ``DefaultOptimWrapperConstructor``,
-    through ``default_scope='pmu'``), with a summary instead of a line per parameter.
+    """The constructor of pmu's schedules (``optim_wrapper.constructor``), with a summary instead of a
+    line per parameter.
 
     It checks ``custom_keys`` as :class:`CheckedOptimWrapperConstructor` does.
     MMEngine's ``DefaultOptimWrapperConstructor`` logs every option of every parameter

@@ -10,7 +10,7 @@ from pmu.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class CheckedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """MMEngine's default constructor, checking ``custom_keys`` (pmu's default,
+    """MMEngine's default constructor, checking ``custom_keys`` (the constructor of pmu's schedules,
     :class:`pmu.engine.optim_wrapper.SummarizedOptimWrapperConstructor`, is this one with short logs).
 
     A key of ``paramwise_cfg.custom_keys`` applies to the parameters whose

@@ -11,8 +11,9 @@ was written: its epoch-based loop starts the interrupted epoch again. Here
   the next training iteration starts from, also for a checkpoint written
   during validation (MMEngine writes the epoch checkpoint again after a new
   best score, ``save_best``);
-- :class:`ResumableEpochBasedTrainLoop`, which pmu's configs get as
-  ``EpochBasedTrainLoop`` (``default_scope='pmu'``), continues a resumed
+- :class:`ResumableEpochBasedTrainLoop` (``train_cfg.type`` of pmu's
+  schedules; MMEngine's ``EpochBasedTrainLoop`` keeps its own name and
+  class), continues a resumed
   epoch at the batch after the checkpoint, in the sampler's order of that
   epoch, and sets the generators back to the checkpoint's states just
   before that batch is loaded.
@@ -108,7 +109,7 @@ class _SkipFirst:
         return len(self.sampler)
 
 
-@LOOPS.register_module(name=['EpochBasedTrainLoop', 'ResumableEpochBasedTrainLoop'])
+@LOOPS.register_module()
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     """MMEngine's ``EpochBasedTrainLoop`` that resumes in the middle of an epoch, exactly.
 

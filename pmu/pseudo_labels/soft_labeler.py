@@ -337,7 +337,8 @@ class SoftPromptLabeler:
         cir, cir_valid = soft_pseudo_labels(cir_sim, **args)
         cir_valid &= image_ok
         coe_valid &= box_valid
-        summary = dict(teacher=checkpoint, images=len(images), images_unreadable=int((~image_ok).sum()), **args, tau_setting=cfg['tau'],
+        summary = dict(teacher=checkpoint, images=len(images), images_unreadable=int((~image_ok).sum()), **args,
+                       tau_setting=cfg['tau'],
                        cir_labelled=float(cir_valid.float().mean()),
                        coe_labelled_of_objects=float(coe_valid.sum() / box_valid.sum().clamp(min=1)),
                        **entity_agreement(coe_sim, box_valid, images, entities, confident=coe_valid))

@@ -10,7 +10,7 @@ learning-rate schedule builds and decays to 0 over ``train_cfg.max_epochs``, als
 The smoke runs (``slow``) train each lite MNER/MRE config for one epoch on 32 real
 samples, in-process. Not run, only checked: the bert-vit configs (their weights come from
 the Hugging Face hub, and the tests run offline), and the pre-training and ``_from-promu``
-configs (they need a pseudo-label cache or a pre-training checkpoint: tests/pretrain
+configs (they need a pseudo-label cache or a pre-training checkpoint: tests/models/pretrainers
 trains those).
 """
 import argparse
@@ -92,6 +92,10 @@ def test_config_loads_complete(config):
         _registered(DETECTORS, cfg.detector, 'detector')
         _registered(ENTITY_FINDERS, cfg.entity_finder, 'entity_finder')
         return
+    # pmu's loop, checkpoint hook and optimizer constructor, each under its own name
+    assert cfg.train_cfg.type == 'ResumableEpochBasedTrainLoop'
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    assert cfg.optim_wrapper.constructor == 'SummarizedOptimWrapperConstructor'
     model = cfg.model
     _registered(MODELS, model, 'model')
     for key in ('text_encoder', 'visual_encoder', 'fusion', 'head', 'data_preprocessor'):

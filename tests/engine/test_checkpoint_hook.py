@@ -1,4 +1,4 @@
-"""Checkpoints a user can afford and trust (pmu's CheckpointHook): one epoch checkpoint kept, written
+"""Checkpoints a user can afford and trust (pmu's AtomicCheckpointHook): one epoch checkpoint kept, written
 before the old one goes, the final one without optimizer state, sizes in the log, a warning when a
 finished run is resumed without it and its schedule rebuilt for the new length; every file written
 atomically (a full disk or a SIGTERM while writing leaves no partial file); a resume from another work
@@ -87,9 +87,10 @@ def test_final_optimizer_true_keeps_it(tmp_path):
 
 
 def test_a_finished_run_continued_for_more_epochs_follows_the_schedule_of_the_new_length(default_run, tmp_path):
-    """The optimizer starts afresh (the final checkpoint has no optimizer state: said so). The 3-epoch run's schedule decayed to 0 at its last iteration; loaded as it is, epoch 4 would train at
-    lr 0. It is rebuilt for 4 epochs (16 iterations: warm-up over 4, linear decay to 0 at the last) and
-    advanced to iteration 12, with a warning: iterations 13-16 get 3/11, 2/11, 1/11, 0 of the base rate 5e-5."""
+    """The optimizer starts afresh (the final checkpoint has no optimizer state: said so). The 3-epoch
+    run's schedule decayed to 0 at its last iteration; loaded as it is, epoch 4 would train at lr 0. It is
+    rebuilt for 4 epochs (16 iterations: warm-up over 4, linear decay to 0 at the last) and advanced to
+    iteration 12, with a warning: iterations 13-16 get 3/11, 2/11, 1/11, 0 of the base rate 5e-5."""
     runner, _, _ = default_run
     work = str(tmp_path / 'continued')
     shutil.copytree(runner.work_dir, work)

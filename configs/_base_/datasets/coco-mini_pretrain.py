@@ -1,9 +1,9 @@
 # Image-caption pairs of a pseudo-label cache (tools/prepare_pretrain.py) over COCO-mini:
 # train2017 pairs for training, val2017 pairs for retrieval evaluation.
 # cache_dir is the preparation's default work dir and the one key to change when the cache
-# lives elsewhere (--cfg-options cache_dir=DIR): complete_config (pmu/apis/config.py) gives it
-# to the datasets and derives the student's entity_vocab and relation_vocab from it. It also
-# gives the tokenising steps the model's tokenizer and `max_length`.
+# lives elsewhere (--cfg-options cache_dir=DIR): a tool loading the config gives it to the
+# datasets and the student's entity_vocab and relation_vocab, and the tokenising steps the
+# model's tokenizer and `max_length`: `python tools/misc/print_config.py CONFIG` shows them.
 # Augmentations of DESIGN.md (RandomResizedCrop scale 0.2-1, horizontal flip,
 # RandAugment(2, 7), photometric ops only); boxes follow every op that moves pixels.
 cache_dir = 'work_dirs/prepare_onnx-centernet_spacy_coco-mini'

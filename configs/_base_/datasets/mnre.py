@@ -4,8 +4,9 @@
 # Model selection uses the validation split (test_dataloader points at it too, as
 # the test split is not distributed with pmu's data); point test_dataloader at
 # mnre/mnre_test.txt and mnre/img_org/test to report test figures.
-# complete_config (pmu/apis/config.py) gives the tokenising steps the model's tokenizer and
-# `max_length`, the text encoder the entity markers, and drops LoadImage for a text-only model.
+# A tool loading the config gives the tokenising steps the model's tokenizer and `max_length`,
+# the text encoder the entity markers, and drops LoadImage for a text-only model:
+# `python tools/misc/print_config.py CONFIG` shows it.
 _base_ = './loaders.py'
 dataset_type = 'MNREDataset'
 data_root = None

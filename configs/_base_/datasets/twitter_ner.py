@@ -3,8 +3,8 @@
 # data_root=None: $PMU_DATA_ROOT, else ./data, else ../shared/data.
 # Model selection uses the validation split (test_dataloader points at it too);
 # point test_dataloader at test.txt to report test figures.
-# complete_config (pmu/apis/config.py) gives the tokenising step the model's tokenizer and
-# `max_length`, and drops LoadImage for a text-only model.
+# A tool loading the config gives the tokenising step the model's tokenizer and `max_length`,
+# and drops LoadImage for a text-only model: `python tools/misc/print_config.py CONFIG` shows it.
 _base_ = './loaders.py'
 dataset_type = 'TwitterNERDataset'
 data_root = None

@@ -20,12 +20,10 @@ model = dict(
     # the ITC text feature: 'all' (the whole text encoder) or 'lower' (the text-only layers below
     # the fusion: the official code, ALBEF; pair it with a teacher of the same split)
     itc_text_layers='all',
-    entity_vocab=None,  # complete_config: <the train dataset's cache_dir>/entity_vocab.txt
-    relation_vocab=None,  # complete_config: <the train dataset's cache_dir>/relation_vocab.txt
-    # softmax(sim / tau) over the vocabulary; a sample whose largest probability is
-    # below threshold gets no label (official: 0.2); hard=True: one-hot argmax.
-    # The one place of these settings: the labeler (offline), the online teacher and the
-    # grounding API read them from here. tau: a number, or 'teacher' (the teacher's learned
-    # ITC temperature, clamped).
-    pseudo_labels=dict(tau=0.02, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
-                       relation_templates=dict(type='promu_relation')))
+    entity_vocab=None,  # on loading: <the train dataset's cache_dir>/entity_vocab.txt
+    relation_vocab=None,  # on loading: <the train dataset's cache_dir>/relation_vocab.txt
+    # how the teacher's similarities become labels (tau, threshold, hard, entity_templates,
+    # relation_templates): a key set here replaces that of pmu.models.pretrainers.DEFAULT_PSEUDO_LABELS,
+    # the one place of their defaults; the labeler, the online teacher and the grounding API read
+    # the model's merged settings
+    pseudo_labels=dict())

@@ -6,8 +6,8 @@ model = dict(
     embed_dim=256,
     text_pool='mean',  # MiniLM (sentence-transformers) was trained with mean pooling; bert-vit: 'cls'
     itc_text_layers='all',  # or the number of lower text layers (the student's fusion split: ITC split)
-    # max_length (caption sub-words): complete_config sets the dataset's. Left out, not None:
-    # SoftLabelHook builds the teacher from this file without completing it (the default is 32).
+    # max_length (caption sub-words): the dataset's, set on loading. Left out, not None:
+    # SoftLabelHook builds the teacher from its file as written (the model's default is 32).
     # on CPU the backward pass through EfficientNet's early stages dominates a step:
     # train its last four blocks and head only (the bert-vit configs train everything)
     frozen_parameters=[r'visual_encoder\.net\._(conv_stem|bn0|blocks\.([0-9]|1[01])\.)'],

@@ -1,7 +1,7 @@
 # The CPU schedule of the lite MNRE models (docs/mre.md has the figures it gives): the
 # optimiser of adamw_lin-warmup-decay_mre_10e.py at lr 1e-4, 2 epochs, warm-up over the first
-# 100 iterations while the linear decay to 0 runs over the whole training (its end is
-# left out: complete_config ends it at train_cfg.max_epochs).
+# 100 iterations while the linear decay to 0 runs over the whole training (its end is left
+# out: it ends at train_cfg.max_epochs; `python tools/misc/print_config.py CONFIG` shows it).
 _base_ = './adamw_lin-warmup-decay_mre_10e.py'
 optim_wrapper = dict(optimizer=dict(lr=1e-4))
 param_scheduler = [

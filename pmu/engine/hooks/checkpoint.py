@@ -9,12 +9,13 @@ from collections import deque
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend, register_backend
+from mmengine.fileio.backends.registry_utils import backends as _file_backends
 from mmengine.hooks import CheckpointHook as _MMEngineCheckpointHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from pmu.registry import HOOKS
-from pmu.utils.checkpoint import atomic_write, remove_stale_temporaries, state_dict_mismatch
+from pmu.utils.checkpoint import atomic_write, register_safe_globals, remove_stale_temporaries, state_dict_mismatch
 
 # MMEngine's local file backend, writing through a temporary file and os.replace
 ATOMIC_BACKEND = 'pmu_atomic_local'
@@ -32,7 +33,11 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write(obj.encode(encoding), str(filepath))
 
 
-register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
+def register_atomic_backend() -> None:
+    """Make ``backend_args=dict(backend='pmu_atomic_local')`` known to MMEngine's file I/O (done
+    when an :class:`AtomicCheckpointHook` is built, not when pmu is imported)."""
+    if _file_backends.get(ATOMIC_BACKEND) is not AtomicLocalBackend:
+        register_backend(ATOMIC_BACKEND, AtomicLocalBackend, force=True)
 
 
 def _megabytes(path: str) -> str:
@@ -64,8 +69,10 @@ def _schedulers(value):
 
 
 @HOOKS.register_module()
-class CheckpointHook(_MMEngineCheckpointHook):
-    """MMEngine's ``CheckpointHook`` (pmu's configs get it as ``CheckpointHook``) with these changes.
+class AtomicCheckpointHook(_MMEngineCheckpointHook):
+    """MMEngine's ``CheckpointHook`` with atomic writes and checked resumes
+    (``default_hooks.checkpoint`` of pmu's ``default_runtime.py``; a config that
+    writes ``type='CheckpointHook'`` gets MMEngine's own). The changes:
 
     - Every checkpoint (epoch, iteration, best) is written to a temporary
       file in the same folder and renamed (``os.replace``): a run killed or
@@ -97,7 +104,10 @@ class CheckpointHook(_MMEngineCheckpointHook):
       the config's, advanced to the resumed iteration (the rate a run planned
       for the new length has there), with a warning.
 
-    Every checkpoint written is logged with its size.
+    Every checkpoint written is logged with its size. Before the run (training,
+    validation or testing, ahead of ``load_from`` and ``--resume``) it allows the
+    types of MMEngine's checkpoints in ``torch.load(weights_only=True)``
+    (:func:`pmu.utils.checkpoint.register_safe_globals`).
     """
 
     def __init__(self, *args, final_optimizer: bool = False, **kwargs):
@@ -106,8 +116,14 @@ class CheckpointHook(_MMEngineCheckpointHook):
         out_dir = self.out_dir
         if (self.backend_args is None and self.file_client_args is None
                 and (out_dir is None or '://' not in str(out_dir))):
+            register_atomic_backend()
             self.backend_args = dict(backend=ATOMIC_BACKEND)
         self._schedule_changed = None
+
+    def before_run(self, runner) -> None:
+        super().before_run(runner)
+        # the runner loads load_from / --resume after before_run, through torch.load(weights_only=True)
+        register_safe_globals()
 
     # ------------------------------------------------------------------ training start
 

@@ -5,10 +5,9 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
-
 # How the teacher's similarities become labels: the one place of these defaults in code (the
 # student's ``pseudo_labels`` and :class:`~pmu.pseudo_labels.soft_labeler.SoftPromptLabeler` start
-# from it; the configs set them once, in ``model.pseudo_labels`` of configs/_base_/models/pretrain_promu.py).
+# from it; a config's ``model.pseudo_labels`` sets only what differs).
 # ``tau``: a number or ``'teacher'`` (the teacher's learned ITC temperature, clamped).
 DEFAULT_PSEUDO_LABELS = dict(tau=0.02, threshold=0.2, hard=False, entity_templates=dict(type='promu_entity'),
                              relation_templates=dict(type='promu_relation'))

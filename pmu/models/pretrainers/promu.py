@@ -1,5 +1,6 @@
 """PROMU pre-training: the ITC-only teacher (prompter) and the student with ITC, ITM, COE and CIR."""
 import copy
+import difflib
 import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -99,7 +100,10 @@ class PromuPretrainer(ThreeModeModel):
             number, or ``'teacher'``: the teacher's learned ITC temperature),
             ``threshold`` (largest probability below it: sample ignored),
             ``hard`` (one-hot argmax), ``entity_templates``,
-            ``relation_templates`` (PROMPTS configs).
+            ``relation_templates`` (PROMPTS configs). A key left out takes
+            :data:`~pmu.models.pretrainers.DEFAULT_PSEUDO_LABELS`, the one place of
+            their defaults; :attr:`pseudo_labels` holds the merged settings, which
+            the labeler, the online teacher and the grounding API read.
         max_length: tokens per caption for ``encode_text``.
         frozen_parameters: regular expressions; parameters whose names match
             one get no gradient (the lite CPU configs freeze EfficientNet's
@@ -168,6 +172,12 @@ class PromuPretrainer(ThreeModeModel):
                                           name='coe')) if coe_head else None
         self.cir_head = MODELS.build(dict(cir_head, in_channels=hidden, num_classes=num_relations,
                                           name='cir')) if cir_head else None
+        unknown = sorted(set(pseudo_labels or {}) - set(DEFAULT_PSEUDO_LABELS))
+        if unknown:
+            hints = [f"'{k}' (did you mean '{close[0]}'?)" if close else f"'{k}'" for k in unknown
+                     for close in [difflib.get_close_matches(k, list(DEFAULT_PSEUDO_LABELS), n=1)]]
+            raise ValueError(f'model.pseudo_labels: unknown key {", ".join(hints)}; the settings are '
+                             f'{", ".join(DEFAULT_PSEUDO_LABELS)}')
         self.pseudo_labels = copy.deepcopy(DEFAULT_PSEUDO_LABELS)
         self.pseudo_labels.update(pseudo_labels or {})
         self.soft_labels: Optional[dict] = None
@@ -588,5 +598,6 @@ class PromptTeacher(PromuPretrainer):
         if not itc_loss:
             raise ValueError('the teacher is trained with ITC: itc_loss is required')
         super().__init__(text_encoder, visual_encoder, fusion=None, embed_dim=embed_dim, text_pool=text_pool,
-                         itc_text_layers=itc_text_layers, itc_loss=itc_loss, max_length=max_length, frozen_parameters=frozen_parameters,
+                         itc_text_layers=itc_text_layers, itc_loss=itc_loss, max_length=max_length,
+                         frozen_parameters=frozen_parameters,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)

@@ -247,6 +247,7 @@ def train_interleaved(cfg, args, block_iters: int, repeats: int, warmup: int, be
     from mmengine.runner import Runner
 
     from pmu.apis.config import prepare_train_config
+    from pmu.engine import build_runner
     n_iters = warmup * 2 + block_iters * repeats
     bs = cfg.train_dataloader.batch_size
     cfg.train_dataloader.update(num_workers=args.workers, persistent_workers=args.workers > 0,
@@ -335,7 +336,7 @@ def train_interleaved(cfg, args, block_iters: int, repeats: int, warmup: int, be
                 clock.stop('plain', block_iters * bs, block_iters)
                 clock.start()
 
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.register_hook(Interleave())
     runner.train()
     out.update(rates=clock.rates, step_s=clock.seconds, peak_mib=clock.peak_mib,

@@ -10,9 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple, Union
 
-from tqdm import tqdm
-
 from pmu.registry import ENTITY_FINDERS
+from pmu.utils.progress import track
 from .relation_phrases import RelationPhraseCounter, relation_phrases
 from .vocabulary import build_entity_vocabulary
 
@@ -68,7 +67,7 @@ def mine_vocabularies(captions: Sequence[str],
     relations = RelationPhraseCounter()
     start = time.perf_counter()
     docs = nlp.pipe(distinct, batch_size=batch_size)
-    for doc in tqdm(docs, total=len(distinct), unit='caption', desc='mine', disable=not progress):
+    for doc in track(docs, 'mine', total=len(distinct), unit='caption', enabled=progress):
         if finder is not None:
             per_caption_entities.append([c['norm'] for c in finder.candidates(doc)])
         relations.add(relation_phrases(doc))

@@ -13,19 +13,24 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
-from tqdm import tqdm
 
 from pmu.registry import DATASETS, DETECTORS, ENTITY_FINDERS
 from pmu.structures import EntityRecord, ObjectRecord, PairRecord
 from pmu.utils.dist import get_rank_world
 from pmu.utils.errors import ConfigKeyError
 from pmu.utils.image import load_image
+from pmu.utils.progress import LoopProgress
 from . import cache
 from .cache import PartWriter, ShardFiles, SkippedPair
 from .detectors.base import ImageInput
 from .structures import Detections
-from .vocabulary import (build_entity_vocabulary, build_relation_vocabulary, read_entity_vocabulary,
-                         resolve_vocabulary_file, write_vocabulary)
+from .vocabulary import (
+    build_entity_vocabulary,
+    build_relation_vocabulary,
+    read_entity_vocabulary,
+    resolve_vocabulary_file,
+    write_vocabulary,
+)
 
 DEFAULT_PREPARE = dict(batch_size=32, on_bad_input='skip', max_image_pixels=50_000_000,
                        merge_timeout=2 * 3600, merge_stall_timeout=600, merge_poll_interval=1.0,
@@ -185,8 +190,8 @@ class PreparationRun:
         batch_size = self.options['batch_size']
         previous: Dict[str, _Image] = {}
         # The bar counts the whole shard, so a resumed run starts where the killed one stopped.
-        bar = tqdm(total=len(self.shard), initial=len(self.shard) - len(todo), unit='pair',
-                   desc=f'prepare[rank {self.rank}]', disable=self.rank != 0, dynamic_ncols=True)
+        bar = LoopProgress(len(self.shard), f'prepare[rank {self.rank}]', unit='pair',
+                           initial=len(self.shard) - len(todo), logger=self.logger, enabled=self.rank == 0)
         with PartWriter(self.files.pairs) as writer, PartWriter(self.files.skipped) as skip_writer, bar:
             for b in range(0, len(todo), batch_size):
                 batch = todo[b:b + batch_size]

@@ -9,10 +9,10 @@ import os.path as osp
 from typing import Iterable, List, Optional, Sequence
 
 from mmengine.logging import MMLogger
-from tqdm import tqdm
 
 from pmu.structures import entity_spans
 from pmu.utils.checkpoint import load_checkpoint_file
+from pmu.utils.progress import track
 from .post_visualizer import post_from_words
 
 
@@ -41,7 +41,7 @@ def results_from_dataset(dataset, limit: Optional[int] = None, progress: bool = 
     """The first ``limit`` samples of an MNER or MRE dataset as result dicts (:func:`result_from_sample`)."""
     n = len(dataset) if limit is None else min(limit, len(dataset))
     return [result_from_sample(dataset.get_data_info(i))
-            for i in tqdm(range(n), desc='samples', unit='sample', disable=not progress or n < 200, mininterval=5)]
+            for i in track(range(n), 'samples', unit='sample', enabled=progress, min_total=200)]
 
 
 def find_soft_labels(path: str) -> str:
@@ -80,7 +80,7 @@ def results_from_pairs(records: Iterable, soft_labels: Optional[dict] = None,
         raise ValueError('soft labels need the entity vocabulary they index')
     out, unlabelled = [], 0
     records = list(records)
-    for r in tqdm(records, desc='pairs', unit='pair', disable=not progress or len(records) < 200, mininterval=5):
+    for r in track(records, 'pairs', unit='pair', enabled=progress, min_total=200):
         path = r.image if osp.isabs(r.image) else osp.abspath(osp.join(image_root, r.image))
         entities = [dict(text=e.text, type=e.label, start=e.span[0], end=e.span[1]) for e in r.entities]
         objects = [dict(box=list(o.box), label=o.label, score=float(o.score)) for o in r.objects]

@@ -19,10 +19,10 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-from tqdm import tqdm
-
+from pmu.utils.progress import track
 from .browse import result_from_sample
 from .post_visualizer import PostVisualizer, error_colour, error_name, post_from_words
+
 
 def _quote(words: Sequence[str], span) -> str:
     return f'"{" ".join(words[span[1]:span[2]])}" {span[0]}'
@@ -81,8 +81,7 @@ def results_from_analysis(dataset, analysis: dict, progress: bool = True) -> Lis
     make = entity_result if analysis['summary']['task'] == 'mner' else relation_result
     posts = analysis['posts']
     return [make(dataset.get_data_info(p['sample_idx']), p)
-            for p in tqdm(posts, desc='results', unit='post', disable=not progress or len(posts) < 200,
-                          mininterval=5)]
+            for p in track(posts, 'results', unit='post', enabled=progress, min_total=200)]
 
 
 def _cell(n: int, diagonal: bool) -> str:
@@ -160,15 +159,14 @@ def write_error_report(out_dir: str, dataset, analysis: dict, metrics: Optional[
     vis = visualizer or PostVisualizer()
     summary = analysis['summary']
     results = results_from_analysis(dataset, analysis, progress)
-    posts = [vis.post_html(r) for r in tqdm(results, desc='html', unit='post', mininterval=5,
-                                            disable=not progress or len(results) < 200)]
+    posts = [vis.post_html(r) for r in track(results, 'html', unit='post', enabled=progress, min_total=200)]
     wrong = [i for i, p in enumerate(analysis['posts']) if p['errors']]
     shown = wrong if not limit else wrong[:limit]
     os.makedirs(out_dir, exist_ok=True)
     paths = dict(index=osp.join(out_dir, 'index.html'), errors=osp.join(out_dir, 'errors.html'),
                  pngs=osp.join(out_dir, 'posts'), confusion=osp.join(out_dir, 'confusion.csv'),
                  errors_jsonl=osp.join(out_dir, 'errors.jsonl'), json=osp.join(out_dir, 'analysis.json'))
-    for i in tqdm(shown, desc='pictures', unit='post', disable=not progress or len(shown) < 50, mininterval=5):
+    for i in track(shown, 'pictures', unit='post', enabled=progress, min_total=50):
         vis.draw_post(results[i], osp.join(paths['pngs'], f"{analysis['posts'][i]['sample_idx']:05d}.png"))
     intro = summary_html(summary, metrics)
     vis.write_page(posts, paths['index'], f'{title}: all posts', intro)

@@ -76,9 +76,9 @@ def main():
     register_all_modules()
     from pmu.apis.config import load_complete_config
     from pmu.registry import DATASETS
+    from pmu.utils.progress import track
     from pmu.visualization import PostVisualizer
     from pmu.visualization.browse import results_from_dataset
-    from tqdm import tqdm
 
     cfg = load_complete_config(args.config, args.cfg_options) if args.config else None
     is_pairs = args.cache or cfg.model.get('type') in PRETRAIN_MODELS
@@ -97,7 +97,7 @@ def main():
     vis = PostVisualizer()
     page = vis.write_html(results, osp.join(out_dir, 'index.html'), title=f'{name} ({args.split})')
     if args.png:
-        for i, r in enumerate(tqdm(results, desc='png', unit='post', disable=len(results) < 50)):
+        for i, r in enumerate(track(results, 'png', unit='post', min_total=50)):
             vis.draw_post(r, osp.join(out_dir, 'posts', f'{i:05d}.png'))
     print(f'[pmu] {len(results)} posts: {page}' + (f' and {out_dir}/posts/*.png' if args.png else ''))
 

@@ -70,8 +70,11 @@ def main():
     from pmu.utils import register_all_modules
     register_all_modules()
     from pmu.pseudo_labels.mining import mine_vocabularies
-    from pmu.pseudo_labels.vocabulary import build_relation_vocabulary, merge_relation_vocabulary, \
-        write_counted_vocabulary
+    from pmu.pseudo_labels.vocabulary import (
+        build_relation_vocabulary,
+        merge_relation_vocabulary,
+        write_counted_vocabulary,
+    )
 
     datasets, described = corpus(cfg, args.datasets)
     captions = [ds.get_data_info(i)['caption'] for ds in datasets for i in range(len(ds))]

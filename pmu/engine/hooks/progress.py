@@ -10,9 +10,9 @@ from pmu.utils.progress import LoopProgress
 class EvalProgressHook(Hook):
     """Shows how far a validation or test loop is.
 
-    MMLogger's own per-iteration lines come every ``LoggerHook.interval``
-    batches, so an evaluation shorter than that (Twitter-2017's validation
-    split is 23 batches) is silent until its metrics appear. This hook draws
+    MMEngine's per-iteration evaluation lines go to the log file only
+    (:class:`~pmu.utils.setup_env.ConsoleFilter`), so without this hook an
+    evaluation is silent on the console until its metrics appear. It draws
     a bar on a terminal and otherwise logs ``val [12/23] 52%, 0:00:09
     elapsed, about 0:00:08 left`` every ``every`` of the loop, and one last
     line when it ends (:class:`~pmu.utils.progress.LoopProgress`).

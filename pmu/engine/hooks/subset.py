@@ -28,13 +28,9 @@ def _inner(dataset):
 def full_size(dataset: BaseDataset) -> int:
     """How many samples ``dataset`` has without its ``indices``.
 
-    A dataset that recorded it (``samples_before_indices``) says so; MMEngine
-    itself keeps only the subset once it is cut, so otherwise the data list
-    is read again, with the dataset's own log lines (counts, repairs) held back.
+    MMEngine keeps only the subset once it is cut, so the data list is read
+    again, with the dataset's own log lines (counts, repairs) held back.
     """
-    known = getattr(dataset, 'samples_before_indices', None)
-    if known is not None:
-        return int(known)
     logger = MMLogger.get_current_instance()
     silence = _Silence()
     logger.addFilter(silence)

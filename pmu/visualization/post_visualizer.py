@@ -20,14 +20,17 @@ result says ``'upright': False`` (the pseudo-label cache's boxes refer to the pi
 import base64
 import html
 import io
+import itertools
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from mmengine.visualization import Visualizer
 from PIL import Image, ImageDraw, ImageFont
 
 from pmu.registry import VISUALIZERS
+from pmu.structures import entity_spans
 from pmu.utils.image import load_image
 
 #: one colour per entity type (RGB); other types get one of :data:`EXTRA_COLOURS` by name
@@ -103,7 +106,8 @@ def _marked_spans(result: dict, key: str = 'entities') -> List[Tuple[int, int, s
     else:
         items = [(e, e.get('type')) for e in result.get(key) or []]
     spans, last = [], 0
-    for start, end, type_, e in sorted((s[0], s[1], t, e) for e, t in items for s in [char_span(text, e)] if s):
+    found = ((s[0], s[1], t, item) for item, t in items for s in [char_span(text, item)] if s)
+    for start, end, type_, e in sorted(found):
         if start >= last:
             spans.append((start, end, type_, e))
             last = end
@@ -130,6 +134,43 @@ def caption_line(result: dict) -> str:
     return f"caption ({result.get('caption_source') or 'given'}): {result['caption']}"
 
 
+def result_from_datasample(data_sample, draw_gt: bool = True, draw_pred: bool = True,
+                           relations: Optional[Sequence[str]] = None, image=None) -> dict:
+    """An MNER or MRE data sample (:class:`~pmu.structures.PMUDataSample`) as a result dict: its gold
+    (``gt_tags`` / ``gt_relation``) and predictions (``pred_tags`` / ``pred_relation``, ``pred_scores``
+    over ``relations``), as far as it has them and ``draw_gt`` / ``draw_pred`` ask for them. ``image``
+    (a path or an RGB array) replaces the sample's ``img_path``."""
+    get = data_sample.get
+    path = get('img_path') if image is None else image
+    has_image = path is not None and (image is not None or get('has_image', True) is not False)
+    if get('gt_relation') is not None or get('pred_relation') is not None:
+        words = list(get('tokens') or get('words'))  # MRE: spans index the post as given
+        text, (head, tail) = post_from_words(words, [('HEAD', *get('head')), ('TAIL', *get('tail'))])
+        result = dict(text=text, image=path, has_image=has_image, words=words, head=head, tail=tail)
+        pred = get('pred_relation') if draw_pred else None
+        scores = get('pred_scores')
+        scores = {} if pred is None or scores is None or not relations else dict(
+            zip(relations, (float(p) for p in scores)))
+        result.update(relation=pred if pred is not None else get('gt_relation'), score=scores.get(pred),
+                      scores=scores)
+        if pred is not None and draw_gt and get('gt_relation') is not None:
+            result['gold_relation'] = get('gt_relation')
+        return result
+    words = list(get('words'))
+    result = dict(text=' '.join(words), image=path, has_image=has_image, words=words)
+    if draw_pred and get('pred_tags') is not None:
+        result['tags'] = list(get('pred_tags'))
+        result['entities'] = post_from_words(words, entity_spans(result['tags']))[1]
+    if draw_gt and get('gt_tags') is not None or 'entities' not in result:
+        result['gold_entities'] = post_from_words(words, entity_spans(list(get('gt_tags') or [])))[1]
+    return result
+
+
+def _image_name(result: dict) -> str:
+    image = result.get('image')
+    return image if isinstance(image, str) else ''
+
+
 def _font(size: int):
     """DejaVu Sans when the system has it (it draws arrows and most scripts), else PIL's own font, whose
     glyphs are Latin only: then arrows are drawn as ``->``."""
@@ -139,33 +180,100 @@ def _font(size: int):
         return ImageFont.load_default(size=size), ('-', '->')
 
 
+_unnamed = itertools.count()
+
+
 @VISUALIZERS.register_module()
-class PostVisualizer:
+class PostVisualizer(Visualizer):
     """Draws posts: the image with grounded boxes, the text below with entities highlighted.
 
-    ``VISUALIZERS.build(dict(type='PostVisualizer'))`` or ``PostVisualizer()``.
+    An MMEngine ``Visualizer``: :meth:`add_datasample` draws a data sample
+    (gold and/or predicted entities or relation) as MMDetection's
+    ``DetLocalVisualizer`` does; :meth:`draw_post`, :meth:`write_html` and
+    :meth:`post_html` draw result dicts (what the inferencers return).
+
+    ``PostVisualizer()`` makes a private instance; ``VISUALIZERS.build(dict(type='PostVisualizer'))``
+    goes through MMEngine's ``get_instance``, which keeps one instance per
+    ``name`` (and makes it the current ``Visualizer``): without a ``name`` it
+    gets a new, unique one, so two builds never share settings.
 
     Args:
+        name: the instance's name (MMEngine's ``ManagerMixin``).
         width: width of a drawn post in pixels (the image is scaled to it).
         max_image_height: the image is scaled down further to stay below this height.
         font_size: text size in pixels.
         thumbnail_width: width of the images inlined in :meth:`write_html`.
+        vis_backends, save_dir: as MMEngine's ``Visualizer``: where
+            :meth:`add_datasample` stores a drawing when it is given no ``out_file``.
     """
 
-    def __init__(self, width: int = 640, max_image_height: int = 480, font_size: int = 15,
-                 thumbnail_width: int = 360):
-        self.width = width
+    def __init__(self, name: str = 'post_visualizer', width: int = 640, max_image_height: int = 480,
+                 font_size: int = 15, thumbnail_width: int = 360, vis_backends=None,
+                 save_dir: Optional[str] = None):
+        super().__init__(name=name, vis_backends=vis_backends, save_dir=save_dir)
+        self.post_width = width  # not ``width``: Visualizer.set_image sets that to its image's
         self.max_image_height = max_image_height
         self.font, self.arrow = _font(font_size)
         self.small = _font(max(9, font_size - 3))[0]
         self.line_height = int(font_size * 1.5)
         self.thumbnail_width = thumbnail_width
 
+    @classmethod
+    def get_instance(cls, name: Optional[str] = None, **kwargs) -> 'PostVisualizer':
+        """MMEngine's instance named ``name``; without one, a new instance under a unique name."""
+        if name is None:
+            name = f'{cls.__name__}-{os.getpid()}-{next(_unnamed)}'
+        return super().get_instance(name, **kwargs)
+
+    def add_datasample(self,
+                       name: str,
+                       image: Union[np.ndarray, str, None] = None,
+                       data_sample=None,
+                       draw_gt: bool = True,
+                       draw_pred: bool = True,
+                       show: bool = False,
+                       wait_time: float = 0,
+                       out_file: Optional[str] = None,
+                       step: int = 0) -> np.ndarray:
+        """Draw an MNER or MRE data sample (:func:`result_from_datasample`) with :meth:`draw_post`.
+
+        Args:
+            name: the image's name for the visualizer's backends.
+            image: the post's image (RGB array or path); ``None``: the
+                sample's ``img_path`` (no picture when it has none).
+            data_sample: a :class:`~pmu.structures.PMUDataSample` with
+                ``words`` and ``gt_tags`` / ``pred_tags`` (MNER) or ``tokens``,
+                ``head``, ``tail`` and ``gt_relation`` / ``pred_relation``
+                (MRE); the relation inventory for ``pred_scores`` is
+                ``dataset_meta['relations']`` when set.
+            draw_gt, draw_pred: draw the gold, the prediction.
+            show: show the drawing in a window (MMEngine's ``show``).
+            out_file: save it there (PNG); else it goes to the backends.
+            step: the backends' global step.
+
+        Returns:
+            The drawing, an RGB array ``[H, W, 3]``.
+        """
+        if data_sample is None:
+            raise ValueError(f'add_datasample({name!r}): no data_sample to draw')
+        relations = (self.dataset_meta or {}).get('relations')
+        drawn = self.draw_post(result_from_datasample(data_sample, draw_gt, draw_pred, relations, image))
+        if show:
+            self.show(drawn, win_name=name, wait_time=wait_time)
+        if out_file is not None:
+            os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+            Image.fromarray(drawn).save(out_file)
+        else:
+            self.add_image(name, drawn, step)
+        return drawn
+
     # ---- the image -----------------------------------------------------------------------------
     @staticmethod
     def load(result: dict) -> Tuple[Optional[Image.Image], str]:
         """The post's upright image, or ``None`` and why there is none."""
         path = result.get('image')
+        if isinstance(path, np.ndarray):  # already loaded (RGB)
+            return Image.fromarray(path.astype(np.uint8)).convert('RGB'), ''
         if not path:
             return None, 'no image'
         # the pseudo-label cache's boxes are in stored pixels: its results say upright=False
@@ -272,7 +380,7 @@ class PostVisualizer:
         return rows
 
     def _draw_text(self, draw, result: dict, y: int) -> int:
-        pad, width = 10, self.width - 20
+        pad, width = 10, self.post_width - 20
         for kind, payload, caption in self._text_lines(result):
             if kind in ('text', 'gold'):
                 x = pad
@@ -303,15 +411,15 @@ class PostVisualizer:
     def draw_post(self, result: dict, out_file: Optional[str] = None) -> np.ndarray:
         """The post as an RGB array ``[H, W, 3]``: image with boxes (or a "no image" panel), then the text
         with entities highlighted, one colour per type; saved to ``out_file`` when given."""
-        img = self.draw_image(result, self.width, self.max_image_height)
+        img = self.draw_image(result, self.post_width, self.max_image_height)
         top = img.height if img is not None else 40
         text_height = self._draw_text(None, result, 0) + 16
-        canvas = Image.new('RGB', (self.width, top + text_height), (255, 255, 255))
+        canvas = Image.new('RGB', (self.post_width, top + text_height), (255, 255, 255))
         draw = ImageDraw.Draw(canvas)
         if img is not None:
-            canvas.paste(img, ((self.width - img.width) // 2, 0))
+            canvas.paste(img, ((self.post_width - img.width) // 2, 0))
         else:
-            draw.rectangle((0, 0, self.width - 1, top - 1), fill=(235, 235, 235))
+            draw.rectangle((0, 0, self.post_width - 1, top - 1), fill=(235, 235, 235))
             draw.text((10, 10), self.load(result)[1], fill=(100, 100, 100), font=self.font)
         self._draw_text(draw, result, top + 8)
         if out_file:
@@ -350,7 +458,7 @@ class PostVisualizer:
         errors = result.get('errors')
         parts = ['<div class="post">' if errors is None else f'<div class="post" data-errors="{len(errors)}">']
         if thumb:
-            parts.append(f'<img src="data:image/jpeg;base64,{thumb}" alt="{html.escape(str(result.get("image")))}">')
+            parts.append(f'<img src="data:image/jpeg;base64,{thumb}" alt="{html.escape(_image_name(result))}">')
         else:
             parts.append('<div class="noimg">no image</div>')
         parts.append('<div class="body">')
@@ -397,7 +505,7 @@ class PostVisualizer:
                 for i, o in enumerate(objects))
             parts.append('<table class="small"><tr><th>#</th><th>object</th><th>score</th>'
                          f'<th>teacher soft labels (top)</th></tr>{rows}</table>')
-        parts.append(f'<p class="path">{html.escape(str(result.get("image") or ""))}</p></div></div>')
+        parts.append(f'<p class="path">{html.escape(_image_name(result))}</p></div></div>')
         return ''.join(parts)
 
     def write_html(self, results: Sequence[dict], out_file: str, title: str = 'pmu posts', intro: str = '') -> str:

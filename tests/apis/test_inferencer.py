@@ -6,12 +6,16 @@ trained work dir); with those, the assertions are about the machinery, not the t
 import json
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
+from mmengine.visualization import Visualizer
+from PIL import Image
 
 from pmu.apis import MNERInferencer, PMUInferencer
 from pmu.apis.inferencers import word_windows
 from pmu.structures import entity_spans
+from pmu.visualization import PostVisualizer
 from tests.conftest import REPO, write, write_jsonl
 
 CONFIG = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
@@ -165,14 +169,40 @@ def test_out_dir_and_grounder(checkpoint, tweet_image, tmp_path):
     assert not osp.exists(tmp_path / 'out' / 'vis')
 
 
-def test_pictures_when_the_visualizer_exists(ner, tweet_image, tmp_path):
-    pytest.importorskip('pmu.visualization', reason='pmu.visualization not present')
-    from pmu import visualization
-    if not hasattr(visualization, 'PostVisualizer'):
-        pytest.skip('pmu.visualization has no PostVisualizer yet')
-    ner([{'text': 'Kawhi Leonard wins', 'image': tweet_image}, 'Trump visits Paris'], out_dir=str(tmp_path))
-    assert osp.isfile(tmp_path / 'vis' / '0.png') and osp.isfile(tmp_path / 'vis' / '1.png')
+def test_pictures_are_the_visualizers_drawings(ner, tweet_image, tmp_path):
+    results = ner([{'text': 'Kawhi Leonard wins', 'image': tweet_image}, 'Trump visits Paris'], out_dir=str(tmp_path))
+    for i, r in enumerate(results):
+        drawn = np.asarray(Image.open(tmp_path / 'vis' / f'{i}.png').convert('RGB'))
+        assert np.array_equal(drawn, ner.visualizer.draw_post(r))
     assert osp.isfile(tmp_path / 'predictions.html')
+
+
+def test_the_visualizer_is_a_private_post_visualizer(ner, checkpoint):
+    assert isinstance(ner.visualizer, PostVisualizer) and isinstance(ner.visualizer, Visualizer)
+    other = MNERInferencer(CONFIG, checkpoint, show_progress=False)
+    assert other.visualizer is not ner.visualizer
+    # neither registered under its name nor made MMEngine's current Visualizer (a training run's)
+    assert ner.visualizer.instance_name not in Visualizer._instance_dict
+
+
+def test_a_call_runs_the_stages_through_the_models_predict(ner, monkeypatch):
+    """preprocess → forward (the model's test_step, hence predict, once per batch) → merge → visualize →
+    postprocess, as MMEngine's BaseInferencer."""
+    calls = []
+
+    def spy(name, fn):
+        def wrapped(*args, **kwargs):
+            calls.append(name)
+            return fn(*args, **kwargs)
+        return wrapped
+
+    for stage in ('preprocess', 'forward', 'merge', 'visualize', 'postprocess'):
+        monkeypatch.setattr(ner, stage, spy(stage, getattr(ner, stage)))
+    monkeypatch.setattr(ner.model, 'predict', spy('predict', ner.model.predict))
+    results = ner(['Kawhi Leonard wins', 'Trump visits Paris', 'Drake in Toronto'], batch_size=2)
+    assert calls == ['preprocess', 'forward', 'predict', 'forward', 'predict', 'merge', 'visualize',
+                     'postprocess']
+    assert len(results) == 3
 
 
 def test_a_config_of_another_task_is_refused(checkpoint):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from pmu.apis import MREInferencer, PMUInferencer
+from pmu.structures import PMUDataSample
 from tests.conftest import REPO, write_jsonl
 
 CONFIG = osp.join(REPO, 'configs/mre/promu_minilm-effnet_mnre.py')
@@ -76,3 +77,14 @@ def test_a_long_post_is_cut_around_the_entities_and_says_so(rel, mmlog):
     r = rel({'text': text, 'head': 'Bill Cosby', 'tail': 'Hollywood Walk of Fame'})
     assert r['cropped_words'] > 0
     assert any('words outside the window around the entities' in line for line in mmlog.lines)
+
+
+def test_the_relation_is_the_models_prediction(rel):
+    """forward is the model's test_step: its data sample's pred_relation and pred_scores make the result."""
+    item = dict(text=TEXT, head='Bill Cosby', tail='Hollywood Walk of Fame')
+    posts = [rel.prepare(rel._check_input(item, 'inputs[0]'))]
+    (sample, ) = rel.forward(next(rel.preprocess(posts)))
+    assert isinstance(sample, PMUDataSample) and sample.head == (3, 5)
+    r = rel(item)
+    assert r['relation'] == sample.pred_relation
+    assert r['scores'] == {k: round(p, 4) for k, p in zip(rel.model.relations, sample.pred_scores.tolist())}

@@ -4,9 +4,17 @@ import random
 
 import pytest
 
-from pmu.evaluation.error_analysis import (NONE, analyse_entities, analyse_evaluator, analyse_metric,
-                                          analyse_relations, confusion_table, conlleval_spans, entity_records,
-                                          relation_kind)
+from pmu.evaluation.error_analysis import (
+    NONE,
+    analyse_entities,
+    analyse_evaluator,
+    analyse_metric,
+    analyse_relations,
+    confusion_table,
+    conlleval_spans,
+    entity_records,
+    relation_kind,
+)
 from pmu.evaluation.metrics import RelationMetric, SeqevalNERMetric
 from pmu.structures import PMUDataSample
 from tests.evaluation.test_re_metric import RELATIONS, _samples

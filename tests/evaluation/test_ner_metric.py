@@ -1,4 +1,3 @@
-import pytest
 
 from pmu.evaluation import SeqevalNERMetric
 from pmu.structures import PMUDataSample

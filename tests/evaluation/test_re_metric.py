@@ -1,11 +1,16 @@
+import ast
 import json
+import os.path as osp
+import random
 
 import pytest
 import torch
+from sklearn.metrics import classification_report
 
 from pmu.evaluation.metrics import RelationMetric
 from pmu.evaluation.metrics.re_metric import relation_scores
 from pmu.structures import PMUDataSample
+from tests.conftest import MNRE_FILES, require_real_data
 
 PEER, MEMBER, RACE = '/per/per/peer', '/per/org/member_of', '/per/misc/race'
 RELATIONS = ['None', PEER, MEMBER, RACE]
@@ -20,7 +25,7 @@ def test_hand_computed_none_heavy_case():
     p, r = 1 / 4, 1 / 3
     assert (s['predicted'], s['gold'], s['correct']) == (4, 3, 1)
     assert s['precision'] == p and s['recall'] == r
-    assert s['f1'] == 2 * p * r / (p + r) == pytest.approx(2 / 7)
+    assert s['f1'] == 2 * 1 / (4 + 3) == pytest.approx(2 * p * r / (p + r))
     assert s['accuracy'] == 6 / 10  # instance 0 and the five None/None
     peer = s['per_relation'][PEER]
     assert (peer['precision'], peer['recall']) == (1 / 3, 1 / 2)
@@ -32,6 +37,32 @@ def test_hand_computed_none_heavy_case():
     assert 'None' not in s['per_relation']
 
 
+def test_matches_classification_report_on_mnre_val():
+    """Gold labels of the MNRE validation split, predictions with errors of every kind (None for a relation,
+    a relation for None, one relation for another): the micro line and every per-relation row are those of
+    scikit-learn's report over the non-None labels, in the rel2id.json order."""
+    mnre = osp.join(require_real_data(*MNRE_FILES), 'mnre')
+    with open(osp.join(mnre, 'rel2id.json')) as f:
+        relations = list(json.load(f))
+    with open(osp.join(mnre, 'mnre_val.txt')) as f:
+        gold = [ast.literal_eval(line)['relation'] for line in f]
+    rng = random.Random(0)
+    pred = [g if rng.random() < 0.7 else rng.choice(relations) for g in gold]
+    s = relation_scores(gold, pred, relations)
+    labels = relations[1:]
+    report = classification_report(gold, pred, labels=labels, output_dict=True, zero_division=0)
+    micro = report['micro avg']
+    assert (s['precision'], s['recall'], s['f1']) == pytest.approx(
+        (micro['precision'], micro['recall'], micro['f1-score']), abs=1e-15)
+    assert s['gold'] == micro['support'] == sum(g != 'None' for g in gold)
+    assert 0 < s['correct'] < s['gold'] and s['predicted'] != s['gold']
+    assert list(s['per_relation']) == labels
+    for rel, row in s['per_relation'].items():
+        assert (row['precision'], row['recall'], row['f1'], row['support']) == pytest.approx(
+            (report[rel]['precision'], report[rel]['recall'], report[rel]['f1-score'], report[rel]['support']))
+        assert row['predicted'] == pred.count(rel)
+
+
 def test_zero_denominators_give_zero():
     s = relation_scores(['None', PEER], ['None', 'None'], RELATIONS)
     assert (s['precision'], s['recall'], s['f1'], s['accuracy']) == (0, 0, 0, 0.5)
@@ -39,6 +70,8 @@ def test_zero_denominators_give_zero():
     assert (s['precision'], s['recall'], s['f1'], s['accuracy']) == (0, 0, 0, 1)
     with pytest.raises(ValueError, match='2 gold labels but 1 predictions'):
         relation_scores(['None', PEER], ['None'])
+    s = relation_scores([], [], RELATIONS)  # an empty split: zeros and a zero row per relation
+    assert (s['f1'], s['accuracy'], s['gold']) == (0, 0, 0) and s['per_relation'][PEER]['support'] == 0
 
 
 def _samples(gold, pred, relations=RELATIONS):

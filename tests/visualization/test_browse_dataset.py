@@ -1,7 +1,7 @@
 """tools/analysis/browse_dataset.py run as a user runs it: on the real Twitter-2017 val (the demo set
 without it), on MNRE when present, and on a real pseudo-label cache with a teacher's soft labels."""
-import itertools
 import glob
+import itertools
 import os
 import os.path as osp
 import re
@@ -14,7 +14,7 @@ import torch
 from pmu.datasets import read_conll
 from pmu.visualization.browse import find_soft_labels, results_from_pairs
 from tests.conftest import REPO
-from tests.pretrain.conftest import STUDENT_CFG, TEACHER_CFG, cache_dir, small_config  # noqa: F401  (fixture)
+from tests.models.pretrainers.conftest import STUDENT_CFG, TEACHER_CFG, cache_dir, small_config  # noqa: F401  (fixture)
 
 TOOL = osp.join(REPO, 'tools', 'analysis', 'browse_dataset.py')
 

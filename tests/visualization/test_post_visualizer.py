@@ -6,11 +6,14 @@ import re
 
 import numpy as np
 import pytest
+import torch
+from mmengine.visualization import Visualizer
 from PIL import Image
 
 from pmu.registry import VISUALIZERS
+from pmu.structures import PMUDataSample
 from pmu.utils.image import load_image
-from pmu.visualization import PostVisualizer, char_span, post_from_words, type_colour
+from pmu.visualization import PostVisualizer, char_span, post_from_words, result_from_datasample, type_colour
 
 
 @pytest.fixture(scope='module')
@@ -39,8 +42,79 @@ def mre_result(image=None):
                 scores={'/per/org/member_of': 0.87, 'None': 0.1})
 
 
-def test_it_is_registered():
-    assert isinstance(VISUALIZERS.build(dict(type='PostVisualizer', width=320)), PostVisualizer)
+def test_it_is_a_registered_mmengine_visualizer():
+    built = VISUALIZERS.build(dict(type='PostVisualizer', width=320))
+    assert isinstance(built, PostVisualizer) and isinstance(built, Visualizer)
+    # unnamed builds do not share an instance (MMEngine keeps one per name) ...
+    other = VISUALIZERS.build(dict(type='PostVisualizer', width=480))
+    assert other is not built and (built.post_width, other.post_width) == (320, 480)
+    assert Visualizer.get_current_instance() is other
+    # ... named ones do, as every MMEngine visualizer; a direct construction is private
+    named = VISUALIZERS.build(dict(type='PostVisualizer', name='test-post-vis', width=200))
+    assert VISUALIZERS.build(dict(type='PostVisualizer', name='test-post-vis')) is named
+    assert PostVisualizer(name='test-post-vis', width=100) is not named and named.post_width == 200
+
+
+def mner_sample(image=None):
+    words = 'Kawhi Leonard wins the NBA fan vote in Toronto'.split()
+    s = PMUDataSample(metainfo=dict(sample_idx=0, words=words, word_ids=list(range(1, 10)), img_path=image,
+                                    has_image=image is not None))
+    s.gt_tags = ['B-PER', 'I-PER', 'O', 'O', 'B-ORG', 'O', 'O', 'O', 'B-LOC']
+    s.pred_tags = ['B-PER', 'I-PER', 'O', 'O', 'B-ORG', 'O', 'O', 'O', 'O']
+    return s
+
+
+def test_add_datasample_draws_gold_and_prediction_as_draw_post(image, tmp_path):
+    vis = PostVisualizer()
+    out = tmp_path / 'vis' / 'post.png'
+    drawn = vis.add_datasample('post', None, mner_sample(image), out_file=str(out))
+    expected = vis.draw_post(dict(
+        text='Kawhi Leonard wins the NBA fan vote in Toronto', image=image, has_image=True,
+        entities=[dict(text='Kawhi Leonard', type='PER', start=0, end=13), dict(text='NBA', type='ORG', start=23,
+                                                                                end=26)],
+        gold_entities=[dict(text='Kawhi Leonard', type='PER', start=0, end=13),
+                       dict(text='NBA', type='ORG', start=23, end=26),
+                       dict(text='Toronto', type='LOC', start=39, end=46)]))
+    assert np.array_equal(drawn, expected)
+    assert np.array_equal(np.asarray(Image.open(out).convert('RGB')), drawn)
+    # an image given (an array) replaces the sample's path; the gold alone shows Toronto (LOC), the
+    # prediction alone does not (it missed it)
+    array = np.asarray(load_image(image).image)
+    assert np.array_equal(vis.add_datasample('post', array, mner_sample(), out_file=str(out)), drawn)
+    gold_only = vis.add_datasample('post', None, mner_sample(), draw_pred=False, out_file=str(out))
+    pred_only = vis.add_datasample('post', None, mner_sample(), draw_gt=False, out_file=str(out))
+    loc = np.array(type_colour('LOC'))
+    assert (np.abs(gold_only.astype(int) - loc).sum(-1) == 0).sum() > 10
+    assert (np.abs(pred_only.astype(int) - loc).sum(-1) == 0).sum() == 0  # Toronto was missed
+
+
+def test_add_datasample_without_out_file_goes_to_the_backends(tmp_path):
+    vis = PostVisualizer(vis_backends=[dict(type='LocalVisBackend')], save_dir=str(tmp_path))
+    vis.add_datasample('val_post', None, mner_sample(), step=3)
+    assert (tmp_path / 'vis_data' / 'vis_image' / 'val_post_3.png').is_file()
+
+
+def test_add_datasample_of_a_relation_with_its_scores(tmp_path):
+    MEMBER = '/per/org/member_of'
+    relations = ['None', MEMBER]
+    s = PMUDataSample(metainfo=dict(tokens=['Kawhi', 'Leonard', 'plays', 'for', 'Toronto'],
+                                    words=['<e1>', 'Kawhi', 'Leonard', '</e1>', 'plays', 'for', '<e2>', 'Toronto',
+                                           '</e2>']))
+    s.head, s.tail, s.gt_relation = (0, 2), (4, 5), '/per/org/member_of'
+    s.pred_relation, s.pred_scores = '/per/org/member_of', torch.tensor([0.13, 0.87])
+    vis = PostVisualizer()
+    vis.dataset_meta = dict(relations=relations)
+    drawn = vis.add_datasample('rel', None, s, out_file=str(tmp_path / 'rel.png'))
+    got = result_from_datasample(s, relations=relations)
+    want = mre_result()
+    assert got['text'] == want['text'] and got['relation'] == want['relation']
+    assert [(got[k]['text'], got[k]['start'], got[k]['end']) for k in ('head', 'tail')] == [
+        (want[k]['text'], want[k]['start'], want[k]['end']) for k in ('head', 'tail')]
+    assert got['score'] == pytest.approx(0.87) and got['scores'] == pytest.approx({'None': 0.13, MEMBER: 0.87})
+    assert got['gold_relation'] == MEMBER
+    assert np.array_equal(drawn, vis.draw_post(got))
+    with pytest.raises(ValueError, match="add_datasample\\('rel'\\): no data_sample"):
+        vis.add_datasample('rel', None)
 
 
 def test_draw_post_draws_the_image_with_boxes_then_the_text(image, tmp_path):

@@ -4,7 +4,7 @@ import os
 import os.path as osp
 from typing import Any, Iterable, List, Optional, Sequence, Union
 
-import torch
+import numpy as np
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.infer import BaseInferencer
@@ -13,6 +13,7 @@ from mmengine.logging import MMLogger
 from pmu.registry import MODELS
 from pmu.utils.checkpoint import load_mapped_checkpoint, resolve_checkpoint
 from pmu.utils.progress import LoopProgress
+from pmu.visualization import PostVisualizer
 from .tokenizer import PostTokenizer, style_of_config
 
 
@@ -111,8 +112,10 @@ class PostInferencer(BaseInferencer):
         # pmu's loaders collate with pseudo_collate and let the model's data preprocessor pad
         return pseudo_collate
 
-    def _init_visualizer(self, cfg):
-        return None
+    def _init_visualizer(self, cfg) -> PostVisualizer:
+        # constructed, not built: a private instance, neither MMEngine's current Visualizer nor
+        # one that another inferencer's name could clash with
+        return PostVisualizer(name=f'{type(self).__name__}-{id(self)}')
 
     # -- inputs -------------------------------------------------------------------------------
     def _inputs_to_list(self, inputs) -> List[dict]:
@@ -170,7 +173,7 @@ class PostInferencer(BaseInferencer):
             return {}
         return dict(caption=item.get('caption'), caption_source=item.get('caption_source'))
 
-    # -- the call -----------------------------------------------------------------------------
+    # -- the call: BaseInferencer's stages ------------------------------------------------------
     def __call__(self,
                  inputs,
                  batch_size: int = 1,
@@ -179,83 +182,94 @@ class PostInferencer(BaseInferencer):
                  pictures: bool = True) -> Union[dict, List[dict]]:
         """Predict; one JSON-ready dict per post (a list, or one dict for one string/dict input).
 
+        The stages of MMEngine's ``BaseInferencer``: the inputs are checked and
+        split into words (:meth:`prepare`: one model sample per post, or per
+        window of a long MNER post), :meth:`preprocess` runs the test pipeline
+        and collates them, :meth:`forward` runs the model's ``test_step``
+        (its ``predict``), :meth:`merge` makes one prediction per post from
+        its samples, :meth:`visualize` draws them and :meth:`postprocess`
+        writes and returns them.
+
         Args:
             inputs: a string, a dict (``text``, ``image``, and for MRE ``head``
                 and ``tail``), a list of those, or a ``.jsonl`` file of dicts.
             batch_size: samples per forward pass.
             out_dir: also write ``predictions.jsonl`` there (one line per
-                input) and, when ``pictures`` and ``pmu.visualization`` has a
-                ``PostVisualizer``, ``vis/<i>.png`` and ``predictions.html``.
-            show_progress: a progress bar on stderr; default: the constructor's.
+                input) and, with ``pictures``, ``vis/<i>.png`` and
+                ``predictions.html`` (:class:`~pmu.visualization.PostVisualizer`).
+            show_progress: report progress (a bar on a terminal, log lines about every 10 % in a pipe
+                or file); default: the constructor's.
         """
         single = isinstance(inputs, dict) or (isinstance(inputs, str) and not is_jsonl_path(inputs))
         items = self._inputs_to_list(inputs)
         self.write_captions(items)
-        prepared = [self.prepare(item) for item in items]
-        samples = [(i, s) for i, p in enumerate(prepared) for s in p['samples']]
-        outputs = [[] for _ in prepared]
-        batches = [samples[k:k + batch_size] for k in range(0, len(samples), batch_size)]
-        progress = self.show_progress if show_progress is None else show_progress
-        # a bar on a terminal, ~10 log lines in a pipe or file (no carriage returns there)
-        bar = LoopProgress(len(batches), f'{self.task or "infer"} posts') if progress and len(batches) > 1 else None
-        with torch.no_grad():
-            for batch in batches:
-                data = self.collate_fn([self.pipeline(dict(s)) for _, s in batch])
-                for (i, _), out in zip(batch, self.forward(data)):
-                    outputs[i].append(out)
-                if bar is not None:
-                    bar.update()
-        if bar is not None:
-            bar.close()
-        results = self.postprocess_all(prepared, outputs)
-        for r in results:
-            if self.random_weights:
-                r['weights'] = 'random (untrained model: predictions are meaningless)'
-        if out_dir:
-            self.dump(results, out_dir, pictures)
+        posts = [self.prepare(item) for item in items]
+        samples = []
+        for data in self.preprocess(posts, batch_size=batch_size, show_progress=show_progress):
+            samples.extend(self.forward(data))
+        preds = self.merge(posts, samples)
+        visualization = self.visualize(posts, preds, out_dir=out_dir if pictures else None)
+        results = self.postprocess(preds, visualization, out_dir=out_dir)
         return results[0] if single else results
 
-    # subclasses: one post → {'samples': [pipeline inputs], ...}; model outputs → result
+    # subclasses: one post → {'item', 'samples': [pipeline inputs], ...}; its data samples → result
     def prepare(self, item: dict) -> dict:
         raise NotImplementedError
 
-    def postprocess_one(self, prepared: dict, outputs: List[Any]) -> dict:
+    def make_result(self, post: dict, samples: List[Any]) -> dict:
         raise NotImplementedError
 
-    def postprocess_all(self, prepared: List[dict], outputs: List[List[Any]]) -> List[dict]:
-        return [self.postprocess_one(p, o) for p, o in zip(prepared, outputs)]
-
-    def preprocess(self, inputs, batch_size: int = 1, **kwargs):
-        """Pipeline + collate, in batches (``__call__`` batches over windows instead)."""
-        chunks = self._get_chunk_data(map(self.pipeline, inputs), batch_size)
-        yield from map(self.collate_fn, chunks)
-
-    def visualize(self, inputs, preds, **kwargs):
-        return None
-
-    def postprocess(self, preds, visualization, return_datasample=False, **kwargs):
-        return preds
-
-    # -- outputs ------------------------------------------------------------------------------
-    def dump(self, results: List[dict], out_dir: str, pictures: bool = True) -> None:
-        """``predictions.jsonl``, and pictures when ``pmu.visualization`` provides them."""
-        os.makedirs(out_dir, exist_ok=True)
-        with open(osp.join(out_dir, 'predictions.jsonl'), 'w', encoding='utf-8') as f:
-            for r in results:
-                f.write(json.dumps(r, ensure_ascii=False) + '\n')
-        if not pictures:
-            return
+    def preprocess(self, inputs: List[dict], batch_size: int = 1, show_progress: Optional[bool] = None):
+        """The test pipeline and collate over the samples of prepared posts, ``batch_size`` samples a batch."""
+        samples = [s for post in inputs for s in post['samples']]
+        num_batches = -(-len(samples) // batch_size)
+        progress = self.show_progress if show_progress is None else show_progress
+        # a bar on a terminal, ~10 log lines in a pipe or file (no carriage returns there)
+        bar = (LoopProgress(num_batches, f'{self.task or "infer"} posts')
+               if progress and num_batches > 1 else None)
         try:
-            from pmu.visualization import PostVisualizer
-        except ImportError:
-            self.logger.warning('pmu.visualization has no PostVisualizer: no pictures written '
-                                f'(predictions in {out_dir}/predictions.jsonl)')
-            return
-        vis = PostVisualizer()
-        os.makedirs(osp.join(out_dir, 'vis'), exist_ok=True)
-        for i, r in enumerate(results):
-            vis.draw_post(r, osp.join(out_dir, 'vis', f'{i}.png'))
-        vis.write_html(results, osp.join(out_dir, 'predictions.html'))
+            for chunk in self._get_chunk_data((self.pipeline(dict(s)) for s in samples), batch_size):
+                yield self.collate_fn(chunk)
+                if bar is not None:  # the batch has been through forward
+                    bar.update()
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def merge(self, posts: List[dict], samples: List[Any]) -> List[dict]:
+        """One prediction per post (:meth:`make_result`) from the data samples :meth:`forward` returned."""
+        results, k = [], 0
+        for post in posts:
+            n = len(post['samples'])
+            results.append(self.make_result(post, samples[k:k + n]))
+            k += n
+        return self.mark_random(results)
+
+    def mark_random(self, results: List[dict]) -> List[dict]:
+        if self.random_weights:
+            for r in results:
+                r['weights'] = 'random (untrained model: predictions are meaningless)'
+        return results
+
+    def visualize(self, inputs: List[dict], preds: List[dict], out_dir: Optional[str] = None,
+                  **kwargs) -> Optional[List[np.ndarray]]:
+        """With ``out_dir``: each post drawn into ``vis/<i>.png`` (the arrays are returned) and all of them
+        into ``predictions.html``."""
+        if not out_dir:
+            return None
+        drawn = [self.visualizer.draw_post(r, osp.join(out_dir, 'vis', f'{i}.png')) for i, r in enumerate(preds)]
+        self.visualizer.write_html(preds, osp.join(out_dir, 'predictions.html'))
+        return drawn
+
+    def postprocess(self, preds: List[dict], visualization: Optional[List[np.ndarray]] = None,
+                    out_dir: Optional[str] = None, **kwargs) -> List[dict]:
+        """The results; with ``out_dir``, also ``predictions.jsonl`` there (one line per post)."""
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+            with open(osp.join(out_dir, 'predictions.jsonl'), 'w', encoding='utf-8') as f:
+                for r in preds:
+                    f.write(json.dumps(r, ensure_ascii=False) + '\n')
+        return preds
 
     def image_note(self, image: Optional[str], has_image: bool) -> Optional[str]:
         """Why a post ran text-only, if it did."""

@@ -3,8 +3,8 @@ from typing import List, Tuple
 
 import torch
 
-from pmu.structures import entity_spans
 from pmu.registry import TRANSFORMS
+from pmu.structures import entity_spans
 from .base import PostInferencer
 
 
@@ -86,27 +86,33 @@ class MNERInferencer(PostInferencer):
                    for k, (lo, hi) in enumerate(windows)]
         return dict(item=item, offsets=offsets, words=words, windows=windows, samples=samples)
 
-    def forward(self, data: dict, **kwargs) -> List[dict]:
-        """Emissions ``[words of the window, num_tags]`` and ``has_image`` per window."""
-        model = self.model
-        data = model.data_preprocessor(data, False)
-        samples = data['data_samples']
-        feats, mask = model.word_features(data['inputs'], samples)
-        emissions = model.head(feats)
-        outs = []
+    @torch.no_grad()
+    def forward(self, inputs: dict, **kwargs) -> List:
+        """The model's ``test_step`` (``predict``: ``pred_tags`` per window), and the emissions its CRF head
+        computed on the way, ``pred_emissions [words of the window, num_tags]``: the post-level
+        decoding of a long post and the tag scores (CRF marginals) read them."""
+        emissions = []
+        hook = self.model.head.register_forward_hook(lambda head, args, out: emissions.append(out))
+        try:
+            samples = self.model.test_step(inputs)
+        finally:
+            hook.remove()
+        if len(emissions) != 1:
+            raise RuntimeError(f'{type(self.model.head).__name__} ran {len(emissions)} times in one predict; '
+                               'the inferencer reads the emissions of exactly one call')
         for b, s in enumerate(samples):
             n = len(s.words)
-            if not bool(mask[b, :n].all()):
+            if any(i < 0 for i in s.word_ids):
                 # word_windows sized the window with the same tokenizer; this would be a bug
                 raise RuntimeError(f'a window of {n} words lost words to truncation')
-            outs.append(dict(emissions=emissions[b, :n].cpu(), has_image=bool(s.has_image)))
-        return outs
+            s.pred_emissions = emissions[0][b, :n].float().cpu()
+        return samples
 
     def stitch(self, windows, outputs, num_words: int) -> torch.Tensor:
         """Per word, the emissions of the window where it is farthest from an edge."""
         if len(windows) == 1:
-            return outputs[0]['emissions']
-        stitched = torch.empty(num_words, outputs[0]['emissions'].shape[-1])
+            return outputs[0].pred_emissions
+        stitched = torch.empty(num_words, outputs[0].pred_emissions.shape[-1])
         best = [-1] * num_words
         for (lo, hi), out in zip(windows, outputs):
             for w in range(lo, hi):
@@ -114,14 +120,21 @@ class MNERInferencer(PostInferencer):
                 margin = min(w - lo if lo > 0 else num_words, hi - 1 - w if hi < num_words else num_words)
                 if margin > best[w]:
                     best[w] = margin
-                    stitched[w] = out['emissions'][w - lo]
+                    stitched[w] = out.pred_emissions[w - lo]
         return stitched
 
-    def postprocess_all(self, prepared: List[dict], outputs: List[List[dict]]) -> List[dict]:
-        """Decode and score the posts together, in chunks of similar work."""
-        results = []
-        for k in range(0, len(prepared), self.decode_chunk):
-            chunk = list(zip(prepared[k:k + self.decode_chunk], outputs[k:k + self.decode_chunk]))
+    def merge(self, posts: List[dict], samples: List) -> List[dict]:
+        """One result per post from the data samples of its windows, posts scored together in chunks.
+
+        A post of one window takes the model's ``pred_tags``; a longer one is decoded once over the
+        emissions stitched from its windows (:meth:`stitch`). Tag scores are the CRF's marginals."""
+        grouped, k = [], 0
+        for post in posts:
+            grouped.append(samples[k:k + len(post['samples'])])
+            k += len(post['samples'])
+        head, results = self.model.head, []
+        for k in range(0, len(posts), self.decode_chunk):
+            chunk = list(zip(posts[k:k + self.decode_chunk], grouped[k:k + self.decode_chunk]))
             emissions = [self.stitch(p['windows'], o, len(p['words'])) for p, o in chunk]
             num_words = max(len(e) for e in emissions)
             padded = emissions[0].new_zeros(len(emissions), num_words, emissions[0].shape[-1])
@@ -129,17 +142,18 @@ class MNERInferencer(PostInferencer):
             for b, e in enumerate(emissions):
                 padded[b, :len(e)] = e
                 mask[b, :len(e)] = True
-            paths = self.model.head.decode(padded, mask)
-            marginals = self.model.head.marginals(padded, mask)
+            marginals = head.marginals(padded, mask)
+            long_posts = [b for b, (p, _) in enumerate(chunk) if len(p['windows']) > 1]
+            decoded = dict(zip(long_posts, head.decode(padded[long_posts], mask[long_posts]))) if long_posts else {}
             for b, (p, o) in enumerate(chunk):
-                results.append(self.make_result(p, o, paths[b], marginals[b]))
-        return results
+                tags = ([self.model.tags[t] for t in decoded[b]] if b in decoded else list(o[0].pred_tags))
+                results.append(self.make_result(p, o, tags, marginals[b]))
+        return self.mark_random(results)
 
-    def make_result(self, prepared: dict, outputs: List[dict], path: List[int],
-                    marginals: torch.Tensor) -> dict:
+    def make_result(self, prepared: dict, outputs: List, tags: List[str], marginals: torch.Tensor) -> dict:
         item, offsets, words = prepared['item'], prepared['offsets'], prepared['words']
         text, image = item['text'], item.get('image')
-        tags = [self.model.tags[t] for t in path]
+        path = [self.model.tag2id[t] for t in tags]
         chosen = marginals[torch.arange(len(path)), torch.tensor(path)].tolist()
         tag_scores = [round(p, 4) for p in chosen]
         entities = []
@@ -148,7 +162,7 @@ class MNERInferencer(PostInferencer):
             entities.append(dict(text=text[start:end], type=etype, start=start, end=end,
                                  word_start=ws, word_end=we,
                                  score=round(sum(tag_scores[ws:we]) / (we - ws), 4)))
-        has_image = all(o['has_image'] for o in outputs)
+        has_image = all(bool(o.has_image) for o in outputs)
         result = dict(text=text, image=image, has_image=has_image, **self.caption_fields(item), words=words,
                       tags=tags, tag_scores=tag_scores, entities=entities)
         if 'id' in item:

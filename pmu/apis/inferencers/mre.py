@@ -46,32 +46,30 @@ class MREInferencer(PostInferencer):
                       has_image=image is not None and self.uses_images, sample_idx=0)
         return dict(item=item, offsets=offsets, spans=spans, samples=[sample])
 
-    def forward(self, data: dict, **kwargs) -> List[dict]:
-        return [dict(relation=s.pred_relation, scores=s.pred_scores.tolist(),
-                     has_image=bool(s.has_image), cropped=int(s.get('num_cropped_words', 0)))
-                for s in self.model.test_step(data)]
-
-    def postprocess_one(self, prepared: dict, outputs: List[dict]) -> dict:
-        item, offsets = prepared['item'], prepared['offsets']
+    # forward: BaseInferencer's, the model's test_step (pred_relation, pred_scores)
+    def make_result(self, post: dict, samples: List) -> dict:
+        """The post's relation from its data sample (``pred_relation``, ``pred_scores``)."""
+        sample = samples[0]
+        item, offsets = post['item'], post['offsets']
         text, image = item['text'], item.get('image')
-        out = outputs[0]
+        has_image, cropped = bool(sample.has_image), int(sample.get('num_cropped_words', 0))
         ents = {}
-        for key, span in prepared['spans'].items():
+        for key, span in post['spans'].items():
             ws, we = span['words']
             start, end = offsets[ws][1], offsets[we - 1][2]
             ents[key] = dict(text=text[start:end], start=start, end=end, word_start=ws, word_end=we)
-        scores = {r: round(p, 4) for r, p in zip(self.model.relations, out['scores'])}
-        result = dict(text=text, image=image, has_image=out['has_image'], **self.caption_fields(item),
-                      head=ents['head'],
-                      tail=ents['tail'], relation=out['relation'], score=scores[out['relation']],
+        scores = {r: round(p, 4) for r, p in zip(self.model.relations, sample.pred_scores.tolist())}
+        relation = sample.pred_relation
+        result = dict(text=text, image=image, has_image=has_image, **self.caption_fields(item),
+                      head=ents['head'], tail=ents['tail'], relation=relation, score=scores[relation],
                       scores=scores)
         if 'id' in item:
             result = dict(id=item['id'], **result)
-        if out['cropped']:
-            result['cropped_words'] = out['cropped']
+        if cropped:
+            result['cropped_words'] = cropped
             self.logger.info(f'{item["where"]}: post longer than max_length={self.max_length}: '
-                             f'{out["cropped"]} words outside the window around the entities')
-        note = self.notes(item, out['has_image'])
+                             f'{cropped} words outside the window around the entities')
+        note = self.notes(item, has_image)
         if note:
             result['note'] = note
         return result

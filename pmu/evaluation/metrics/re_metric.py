@@ -1,56 +1,58 @@
 import json
 import os
 import os.path as osp
+from collections import Counter
 from typing import Dict, Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
 from pmu.registry import METRICS
-
-
-def _ratio(num: int, den: int) -> float:
-    return num / den if den else 0.0
-
-
-def _f1(p: float, r: float) -> float:
-    return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def relation_scores(gold: Sequence[str], pred: Sequence[str],
                     relations: Sequence[str] = (), none_label: str = 'None') -> Dict:
     """Micro precision/recall/F1 over the non-``None`` relations, accuracy, and per relation.
 
+    The convention of MKGformer/HVPNeT on MNRE: scikit-learn's
+    ``precision_recall_fscore_support(labels=<all but None>, average='micro')``.
     An instance counts as predicted when its prediction is not ``none_label``,
     as gold when its gold is not, and as correct when it is predicted and
-    equals the gold. ``P = correct / predicted``, ``R = correct / gold``,
-    ``F1 = 2PR / (P + R)``; an empty denominator gives 0. Fractions in [0, 1].
+    equals the gold; ``P = correct / predicted``, ``R = correct / gold``,
+    ``F1 = 2 correct / (predicted + gold)`` (= 2PR / (P + R)); an empty
+    denominator gives 0. Fractions in [0, 1].
 
     ``per_relation`` has a row for every non-``None`` relation of
     ``relations`` plus any that occur, including those with no gold instance
-    in this split (their recall is 0).
+    in this split (their recall is 0): scikit-learn's per-label scores
+    (``average=None``), the gold count (``support``) and the predicted count.
     """
     if len(gold) != len(pred):
         raise ValueError(f'{len(gold)} gold labels but {len(pred)} predictions')
+    names = list(dict.fromkeys([*relations, *sorted(set(gold) | set(pred))]))
+    labels = [rel for rel in names if rel != none_label]
     n_pred = sum(p != none_label for p in pred)
     n_gold = sum(g != none_label for g in gold)
     correct = sum(p == g and p != none_label for g, p in zip(gold, pred))
-    precision, recall = _ratio(correct, n_pred), _ratio(correct, n_gold)
-    names = list(dict.fromkeys([*relations, *sorted(set(gold) | set(pred))]))
-    per_relation = {}
-    for rel in names:
-        if rel == none_label:
-            continue
-        tp = sum(g == rel and p == rel for g, p in zip(gold, pred))
-        n_p, n_g = sum(p == rel for p in pred), sum(g == rel for g in gold)
-        p_r, r_r = _ratio(tp, n_p), _ratio(tp, n_g)
-        per_relation[rel] = dict(precision=p_r, recall=r_r, f1=_f1(p_r, r_r), support=n_g,
-                                 predicted=n_p)
+    if not gold or not labels:  # scikit-learn needs an instance and a label
+        zero = dict(precision=0.0, recall=0.0, f1=0.0, support=0, predicted=0)
+        return dict(precision=0.0, recall=0.0, f1=0.0, accuracy=1.0 if gold else 0.0, correct=0,
+                    predicted=0, gold=0, per_relation={rel: dict(zero) for rel in labels})
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        gold, pred, labels=labels, average='micro', zero_division=0)
+    per_p, per_r, per_f1, support = precision_recall_fscore_support(
+        gold, pred, labels=labels, average=None, zero_division=0)
+    predicted = Counter(pred)
+    per_relation = {
+        rel: dict(precision=float(per_p[i]), recall=float(per_r[i]), f1=float(per_f1[i]),
+                  support=int(support[i]), predicted=predicted[rel])
+        for i, rel in enumerate(labels)}
     return dict(
-        precision=precision,
-        recall=recall,
-        f1=_f1(precision, recall),
-        accuracy=_ratio(sum(g == p for g, p in zip(gold, pred)), len(gold)),
+        precision=float(precision),
+        recall=float(recall),
+        f1=float(f1),
+        accuracy=float(accuracy_score(gold, pred)),
         correct=correct,
         predicted=n_pred,
         gold=n_gold,

@@ -16,6 +16,8 @@ def parse_args():
                         help='runs at a time (each gets OMP_NUM_THREADS=cores/N unless set)')
     parser.add_argument('--gpus', help='GPU ids assigned round-robin to the workers, e.g. 0,1 '
                         '(several workers may share one: --gpus 0 --workers 4)')
+    parser.add_argument('--work-dir', help="where runs and results go, instead of the study config's "
+                        'work_dir (default work_dirs/studies/<study file name>)')
     parser.add_argument('--only', help='comma-separated rows (or before steps) to run')
     parser.add_argument('--reevaluate', action='store_true',
                         help='evaluate finished runs again with the current code (their training is '
@@ -36,6 +38,8 @@ def main():
     only = [n.strip() for n in args.only.split(',') if n.strip()] if args.only else None
     try:
         study = load_study(args.study)
+        if args.work_dir:
+            study.work_dir = args.work_dir
         check_only(study, only)
     except ValueError as e:  # a mistake in the study config: the message names it
         sys.exit(f'[study] {e}')

@@ -7,11 +7,17 @@ import os.path as osp
 import pytest
 import torch
 
-from pmu.apis.grounding import (EntityGrounder, build_detector, entity_phrase, evaluate_grounding,
-                                find_pretrain_config, target_class)
+from pmu.apis.grounding import (
+    EntityGrounder,
+    build_detector,
+    entity_phrase,
+    evaluate_grounding,
+    find_pretrain_config,
+    target_class,
+)
 from pmu.pseudo_labels import ImageInput, find_model_file
 from pmu.utils.image import load_image
-from tests.pretrain.conftest import STUDENT_CFG, cache_dir, small_config  # noqa: F401  (fixture)
+from tests.models.pretrainers.conftest import STUDENT_CFG, cache_dir, small_config  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope='session')

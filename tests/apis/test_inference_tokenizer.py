@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from pmu.datasets import read_conll
 from pmu.apis import PostTokenizer, tokenize_post
 from pmu.apis.inferencers.tokenizer import style_of_config
+from pmu.datasets import read_conll
 from tests.conftest import require_real_data
 
 CLITICS = {'s', 't', 're', 've', 'll', 'd', 'm', 'S', 'T'}
@@ -83,6 +83,7 @@ def test_styles_split_as_their_datasets():
 
 def test_the_style_follows_the_config():
     from mmengine.config import Config
+
     from tests.conftest import REPO
     for config, style in (('mner/promu_minilm-effnet_twitter2017.py', 'twitter2017'),
                           ('mner/promu_minilm-effnet_twitter2015.py', 'twitter2015'),

@@ -15,10 +15,23 @@ import textwrap
 
 import pytest
 
-from pmu.apis.study import (StudyRunner, aggregate, build_summary, check_only, expand_runs,
-                            expand_steps, format_option, load_study, parse_metrics,
-                            render_markdown, run_state, substitute, eval_command,
-                            train_command, write_summary)
+from pmu.apis.study import (
+    StudyRunner,
+    aggregate,
+    build_summary,
+    check_only,
+    eval_command,
+    expand_runs,
+    expand_steps,
+    format_option,
+    load_study,
+    parse_metrics,
+    render_markdown,
+    run_state,
+    substitute,
+    train_command,
+    write_summary,
+)
 from tests.conftest import REPO, write
 
 FAKE_TRAIN = r'''

@@ -72,7 +72,8 @@ def cut_shares():
     plans = [(f'configs/mner/textonly_minilm_{ds}.py', key, src)
              for key, src in sources.items() if not key.startswith('mnre')
              for ds in (('twitter2015', 'twitter2015-hvpnet') if key.startswith('twitter2015') else ('twitter2017', ))]
-    plans += [('configs/mre/textonly_minilm_mnre.py', key, src) for key, src in sources.items() if key.startswith('mnre')]
+    plans += [('configs/mre/textonly_minilm_mnre.py', key, src)
+              for key, src in sources.items() if key.startswith('mnre')]
     for config, key, src in plans:
         cfg = load_complete_config(osp.join(REPO, config))
         for split, loader in (('train', cfg.train_dataloader), ('val', cfg.val_dataloader)):

@@ -26,6 +26,7 @@ from functools import partial
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 from benchmarks._common import interleave, machine_line, memory_kind, pair_ratios, quantile_summary  # noqa: E402
+
 CONFIG = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
 
 

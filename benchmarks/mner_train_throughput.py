@@ -22,8 +22,7 @@ import tempfile
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-from benchmarks._common import (add_device_args, apply_device_args, base_random, print_train_report,  # noqa: E402
-                                train_interleaved)
+from benchmarks._common import add_device_args, apply_device_args, base_random, print_train_report, train_interleaved  # noqa: E402
 
 CONFIG = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')
 BASE_CONFIG = osp.join(REPO, 'configs/mner/promu_bert-vit_twitter2017.py')

@@ -36,8 +36,16 @@ from PIL import Image
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from benchmarks._common import (fmt, machine_line, memory_kind, pair_ratios, peak_memory_mib,  # noqa: E402
-                                quantile_summary, ratio_line, reset_peak_memory)
+from benchmarks._common import (  # noqa: E402
+    fmt,
+    machine_line,
+    memory_kind,
+    pair_ratios,
+    peak_memory_mib,
+    quantile_summary,
+    ratio_line,
+    reset_peak_memory,
+)
 from pmu.pseudo_labels import ImageInput  # noqa: E402
 from pmu.pseudo_labels.prepare import prepare  # noqa: E402
 from pmu.registry import DATASETS, DETECTORS  # noqa: E402

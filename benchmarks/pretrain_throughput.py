@@ -23,8 +23,7 @@ import tempfile
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
-from benchmarks._common import (add_device_args, apply_device_args, base_random, print_train_report,  # noqa: E402
-                                train_interleaved)
+from benchmarks._common import add_device_args, apply_device_args, base_random, print_train_report, train_interleaved  # noqa: E402
 
 CONFIG = osp.join(REPO, 'configs/pretrain/promu_minilm-effnet_coco-mini.py')
 BASE_CONFIG = osp.join(REPO, 'configs/pretrain/promu_bert-vit_coco-mini.py')

@@ -61,7 +61,7 @@ def test_runtime_requirements_keep_every_dependency(pmu_setup):
 def test_extras(pmu_setup):
     extras = pmu_setup.get_extras()
     assert set(extras) == {'tests', 'mmdet', 'tensorboard', 'all'}
-    assert [_name(r) for r in extras['tests']] == ['pytest']
+    assert [_name(r) for r in extras['tests']] == ['pytest', 'ruff']
     assert extras['mmdet'] == ['mmcv==2.1.0', 'mmdet==3.3.0']
     assert [_name(r) for r in extras['tensorboard']] == ['tensorboard']
     others = [r for k, reqs in extras.items() if k != 'all' for r in reqs]

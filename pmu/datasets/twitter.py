@@ -162,7 +162,7 @@ class TwitterNERDataset(BaseDataset):
         data_list = []
         for idx, (img_id, tokens, tags, first_line) in enumerate(sentences):
             clean = []
-            for i, (tag, line_no) in enumerate(tags):
+            for tag, line_no in tags:
                 if tag not in known:
                     raise DataFormatError(
                         f'{self.ann_file}:{line_no}: tag {tag!r} is not one of the '

@@ -94,7 +94,7 @@ class WorkDirLock:
                 elif other.get('pid') == me['pid'] and other.get('host') == me['host']:
                     pass  # this process's own (a second run of it in one process: tests, notebooks)
                 elif self._running(other):
-                    raise self._busy(other)
+                    raise self._busy(other) from None
                 else:
                     print_log(f'{self.path}: the training that held it (pid {other["pid"]} on {other.get("host")}, '
                               f'started {other.get("started")}) no longer runs; taking the work dir over',
@@ -106,7 +106,7 @@ class WorkDirLock:
                 time.sleep(0.05)
                 mine = self._read()
                 if not mine or mine.get('pid') != me['pid'] or mine.get('host') != me['host']:
-                    raise self._busy(mine or {'pid': '?'})  # another process took it over at the same time
+                    raise self._busy(mine or {'pid': '?'}) from None  # another process took it over at the same time
                 self.held = True
                 return self
             with os.fdopen(fd, 'w') as f:

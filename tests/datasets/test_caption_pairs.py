@@ -6,8 +6,13 @@ from collections import Counter
 
 import pytest
 
-from pmu.datasets.caption_pairs import (CaptionFileError, CocoCaptionPairs, Flickr8kCaptionPairs, JsonlCaptionPairs,
-                                        NewsClippingsPairs)
+from pmu.datasets.caption_pairs import (
+    CaptionFileError,
+    CocoCaptionPairs,
+    Flickr8kCaptionPairs,
+    JsonlCaptionPairs,
+    NewsClippingsPairs,
+)
 from pmu.registry import DATASETS
 from tests.conftest import require_real_data, write_jsonl
 

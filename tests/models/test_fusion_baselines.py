@@ -6,12 +6,11 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 
-from pmu.datasets.transforms import (ENTITY_MARKERS, InsertEntityMarkers, LoadImage, PackMultimodalInputs,
-                                     TokenizeWords)
-from pmu.utils.checkpoint import load_mapped_checkpoint
+from pmu.datasets.transforms import ENTITY_MARKERS, InsertEntityMarkers, LoadImage, PackMultimodalInputs, TokenizeWords
 from pmu.models.fusion import HVPNetFusion, UMTFusion, build_fusion
 from pmu.registry import MODELS
 from pmu.utils import resolve_packaged_path
+from pmu.utils.checkpoint import load_mapped_checkpoint
 from tests.conftest import MINILM
 
 FUSIONS = ('HVPNetFusion', 'UMTFusion')

@@ -5,8 +5,8 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 from pmu.apis.config import load_complete_config
-from pmu.registry import MODELS
 from pmu.datasets.transforms import LoadImage, PackMultimodalInputs, TokenizeWords
+from pmu.registry import MODELS
 from tests.conftest import MINILM, REPO
 
 LITE = osp.join(REPO, 'configs/mner/promu_minilm-effnet_twitter2017.py')

@@ -2,8 +2,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pmu.pseudo_labels import (SpacyEntityFinder, TemplateSet, build_entity_vocabulary,
-                               build_relation_vocabulary, encode_vocabulary, read_vocabulary)
+from pmu.pseudo_labels import (
+    SpacyEntityFinder,
+    TemplateSet,
+    build_entity_vocabulary,
+    build_relation_vocabulary,
+    encode_vocabulary,
+    read_vocabulary,
+)
 from pmu.pseudo_labels.prompts import prompt_cache_key
 from pmu.registry import ENTITY_FINDERS, PROMPTS
 from pmu.utils.paths import resolve_packaged_path

@@ -9,10 +9,17 @@ import pytest
 
 from pmu.pseudo_labels.mining import load_relation_pipeline, mine_vocabularies
 from pmu.pseudo_labels.relation_phrases import RelationPhraseCounter, relation_phrases
-from pmu.pseudo_labels.vocabulary import (PACKAGED_RELATIONS, RESOURCES, build_entity_vocabulary,
-                                          build_relation_vocabulary, merge_relation_vocabulary,
-                                          read_counted_vocabulary, read_entity_vocabulary, resolve_vocabulary_file,
-                                          write_counted_vocabulary)
+from pmu.pseudo_labels.vocabulary import (
+    PACKAGED_RELATIONS,
+    RESOURCES,
+    build_entity_vocabulary,
+    build_relation_vocabulary,
+    merge_relation_vocabulary,
+    read_counted_vocabulary,
+    read_entity_vocabulary,
+    resolve_vocabulary_file,
+    write_counted_vocabulary,
+)
 from pmu.registry import ENTITY_FINDERS
 from .conftest import REPO, tool_env, write_jsonl
 

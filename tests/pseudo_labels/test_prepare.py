@@ -11,8 +11,16 @@ import pytest
 from mmengine.config import Config
 
 from pmu.pseudo_labels.prepare import BadInputError, prepare
-from .conftest import (ANNOTATION_CONFIG, ONNX_CONFIG, REPO, png_header_only, read_records, run_tool, tool_env,
-                       write_jsonl)
+from .conftest import (
+    ANNOTATION_CONFIG,
+    ONNX_CONFIG,
+    REPO,
+    png_header_only,
+    read_records,
+    run_tool,
+    tool_env,
+    write_jsonl,
+)
 
 
 def _bad_input_corpus(tmp_path, val_images):

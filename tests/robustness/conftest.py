@@ -72,4 +72,4 @@ def tiny_mner_checkpoint(tmp_path_factory):
 
 
 # the pseudo-label cache and the two-iteration teacher of the pre-training tests, for the student's resume
-from tests.pretrain.conftest import cache_dir, teacher_dir  # noqa: E402,F401
+from tests.models.pretrainers.conftest import cache_dir, teacher_dir  # noqa: E402,F401

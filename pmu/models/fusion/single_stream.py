@@ -1,5 +1,4 @@
 """PROMU's fusion: the text encoder's upper layers, single-stream over [text; visual tokens]."""
-from typing import Optional
 
 import torch
 import torch.nn as nn

@@ -3,8 +3,8 @@ from typing import Optional
 
 import torch
 
-from pmu.utils.checkpoint import load_mapped_checkpoint
 from pmu.registry import MODELS
+from pmu.utils.checkpoint import load_mapped_checkpoint
 from ..base import ThreeModeModel
 from ..fusion import build_fusion
 

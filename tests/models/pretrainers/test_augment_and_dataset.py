@@ -2,8 +2,12 @@
 import numpy as np
 import pytest
 
-from pmu.datasets.transforms.augment import (RandAugmentPhotometric, RandomFlipWithBoxes,
-                                             RandomResizedCropWithBoxes, ResizeWithBoxes)
+from pmu.datasets.transforms.augment import (
+    RandAugmentPhotometric,
+    RandomFlipWithBoxes,
+    RandomResizedCropWithBoxes,
+    ResizeWithBoxes,
+)
 
 
 def _painted(width=100, height=80, box=(20, 10, 60, 50)):
@@ -81,7 +85,7 @@ def test_pipeline_on_a_real_image_keeps_the_box_on_its_object(cache_dir):
 
     from pmu.apis.config import complete_config
     from pmu.datasets import PretrainPairsDataset
-    from tests.pretrain.conftest import STUDENT_CFG
+    from tests.models.pretrainers.conftest import STUDENT_CFG
     cfg = complete_config(Config.fromfile(STUDENT_CFG))  # the pipeline gets the model's tokenizer
     ds = PretrainPairsDataset(cache_dir, image_filter='/train2017/', pipeline=cfg.train_dataloader.dataset.pipeline)
     for i in range(5):

@@ -8,8 +8,13 @@ import torch.nn.functional as F
 
 from pmu.evaluation.metrics.retrieval import retrieval_recall
 from pmu.models.heads import ITMHead, SoftAlignmentHead
-from pmu.models.losses import (HardCrossEntropyLoss, ImageTextContrastiveLoss, KLDivergenceLoss, SoftCrossEntropyLoss,
-                               sample_hard_negatives)
+from pmu.models.losses import (
+    HardCrossEntropyLoss,
+    ImageTextContrastiveLoss,
+    KLDivergenceLoss,
+    SoftCrossEntropyLoss,
+    sample_hard_negatives,
+)
 from pmu.models.pretrainers import box_grid_weights, soft_pseudo_labels
 from pmu.models.pretrainers.alignment import grid_shape
 

@@ -56,8 +56,8 @@ def test_student_logs_each_loss_and_uses_the_teachers_labels(student):
 def test_student_checkpoint_initialises_mner_through_one_config_key(student, caplog):
     from mmengine.logging import MMLogger
 
-    from pmu.registry import MODELS
     from pmu.apis.config import complete_config
+    from pmu.registry import MODELS
     _, work = student
     ckpt = osp.join(work, 'epoch_1.pth')
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'mner', 'promu_minilm-effnet_twitter2017_from-promu.py'))

@@ -134,7 +134,9 @@ def test_sigkill_then_resume_does_not_redo_finished_pairs(tmp_path):
     assert summary['shards'][0]['this_run']['written'] == 395 - n_before
     ids = [r['id'] for r in read_records(work / 'pairs.jsonl')]
     assert len(set(ids)) == 395
-    assert 'prepare[rank 0]' in result.stderr and 'pair/s' in result.stderr  # tqdm progress with rate/ETA
+    # progress counts the whole shard, from where the killed run stopped; in a pipe: lines, never a '\r'
+    assert 'prepare[rank 0] [395/395] 100%' in result.stdout
+    assert '\r' not in result.stdout + result.stderr
 
     # a second resume finds nothing to do and merges again
     again = run_tool(cfg, '--work-dir', work, '--resume')

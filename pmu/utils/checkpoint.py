@@ -392,7 +392,7 @@ def checkpoint_task(ckpt: dict) -> Optional[Tuple[str, str]]:
             except (ValueError, SyntaxError):
                 names = None
         if isinstance(names, (list, tuple)) and names:
-            return task, f'its head has {len(names)} {key}: {_first(names)}'
+            return task, f'its head has {len(names)} {key}: {first_names(names)}'
     state = ckpt.get('state_dict', ckpt)
     crf = state.get('head.crf.transitions')
     if crf is not None:
@@ -408,7 +408,7 @@ def model_task(model: torch.nn.Module) -> Optional[Tuple[str, str]]:
     for task, key in (('MNER', 'tags'), ('MRE', 'relations')):
         names = getattr(model, key, None)
         if isinstance(names, (list, tuple)) and names:
-            return task, f'{type(model).__name__}, {len(names)} {key}: {_first(names)}'
+            return task, f'{type(model).__name__}, {len(names)} {key}: {first_names(names)}'
     return None
 
 
@@ -426,7 +426,8 @@ def check_checkpoint_task(ckpt: dict, source: str, task: Optional[Tuple[str, str
         f'config that trained it')
 
 
-def _first(names, limit: int = 5) -> str:
+def first_names(names, limit: int = 5) -> str:
+    """``'O, B-PER, I-PER, B-LOC, I-LOC, ...'``: the first ``limit`` names, for a message."""
     return ', '.join(map(str, names[:limit])) + (', ...' if len(names) > limit else '')
 
 

@@ -90,8 +90,8 @@ def config_task(cfg: Config) -> Optional[Tuple[str, str]]:
     for task, key in (('MNER', 'tags'), ('MRE', 'relations')):
         names = model.get(key)
         if isinstance(names, (list, tuple)) and names:
-            shown = ', '.join(map(str, names[:5])) + (', ...' if len(names) > 5 else '')
-            return task, f'{model.get("type")}, {len(names)} {key}: {shown}'
+            from pmu.utils.checkpoint import first_names
+            return task, f'{model.get("type")}, {len(names)} {key}: {first_names(names)}'
     return None
 
 

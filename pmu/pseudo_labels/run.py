@@ -117,6 +117,9 @@ class PreparationRun:
         self.entity_finder = None
         self.stats: Counter = Counter()
         self.timers: Counter = Counter()
+        # degenerate boxes count once per image, not once per caption, also when an image's
+        # captions fall into two batches
+        self._degenerate_counted: set = set()
 
     # ------------------------------------------------------------------------------------------ corpus
 
@@ -266,12 +269,11 @@ class PreparationRun:
         self.timers['extract_s'] += time.perf_counter() - t0
 
         records = []
-        counted = set()  # degenerate boxes count once per image, not once per caption
         for (i, p), candidates in zip(usable, entities):
             entry = images[p['img_path']]
             det = entry.detections
-            if p['img_path'] not in counted:
-                counted.add(p['img_path'])
+            if p['img_path'] not in self._degenerate_counted:
+                self._degenerate_counted.add(p['img_path'])
                 self.stats['boxes_dropped_degenerate'] += det.num_degenerate
             where = f"pair {p['pair_id']}"
             records.append(PairRecord(

@@ -65,3 +65,19 @@ def test_a_vocabulary_file_that_does_not_resolve_fails_before_any_work(tmp_path)
     with pytest.raises(FileNotFoundError, match="vocabulary file 'no_such_vocab.txt' not found"):
         prepare(cfg, str(tmp_path / 'work'))
     assert not (tmp_path / 'work').exists()
+
+
+def test_degenerate_boxes_count_once_per_photo_when_its_captions_span_batches(flickr8k_cache, tmp_path):
+    """Batches of 3 captions split each photo's five over two batches: the shard's count, the
+    summary's and the records' agree."""
+    tmp, before = flickr8k_cache
+    cfg = Config.fromfile(FLICKR8K_CONFIG)
+    for entry, split in zip(cfg.dataset, SPLITS):
+        entry.split_file = str(tmp / f'{split}.txt')
+    cfg.prepare.batch_size = 3
+    summary = prepare(cfg, str(tmp_path / 'work'))
+    records = [json.loads(line) for line in (tmp_path / 'work' / 'pairs.jsonl').read_text().splitlines()]
+    per_photo = {r['image']: r['boxes_dropped'] for r in records}
+    assert summary['boxes_dropped_degenerate'] == sum(per_photo.values()) > 0
+    assert summary['shards'][0]['this_run']['boxes_dropped_degenerate'] == summary['boxes_dropped_degenerate']
+    assert summary['boxes_dropped_degenerate'] == before['boxes_dropped_degenerate']  # one batch of 20 before

@@ -1,6 +1,6 @@
 """The small computations of PROMU's alignment: soft pseudo-labels, box → visual grid pooling."""
 import hashlib
-from typing import Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +55,22 @@ def grid_shape(num_tokens: int, image_hw: Tuple[int, int]) -> Tuple[int, int]:
     if h * w != num_tokens:
         raise ValueError(f'{num_tokens} visual tokens do not form a grid for an image of {image_hw}')
     return h, w
+
+
+def distinct_images(images: torch.Tensor, paths: Sequence[str]) -> Tuple[List[int], List[int]]:
+    """The batch's distinct images: ``keep`` (rows of ``images`` to encode) and ``index`` (for each
+    sample, its image's position in ``keep``). Samples share a row only when their paths are equal
+    and so are their pixels, so an augmented view is never replaced by another view of its image."""
+    keep, index, first = [], [], {}
+    for i, path in enumerate(paths):
+        j = first.get(path)
+        if j is not None and torch.equal(images[keep[j]], images[i]):
+            index.append(j)
+            continue
+        first.setdefault(path, len(keep))
+        index.append(len(keep))
+        keep.append(i)
+    return keep, index
 
 
 def image_id(path: str) -> int:

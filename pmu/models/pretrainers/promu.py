@@ -15,7 +15,15 @@ from pmu.structures import read_vocabulary
 from ..base import ThreeModeModel
 from ..fusion import FusionOutput, build_fusion
 from ..losses.matching import sample_hard_negatives
-from .alignment import DEFAULT_PSEUDO_LABELS, box_grid_weights, crop_boxes, grid_shape, image_id, soft_pseudo_labels
+from .alignment import (
+    DEFAULT_PSEUDO_LABELS,
+    box_grid_weights,
+    crop_boxes,
+    distinct_images,
+    grid_shape,
+    image_id,
+    soft_pseudo_labels,
+)
 
 
 def _vocab_size(vocab) -> int:
@@ -307,7 +315,12 @@ class PromuPretrainer(ThreeModeModel):
         inputs, data_samples = self._with_images(inputs, data_samples)
         if not data_samples:
             return []
-        image_feat, text_feat = self._forward(inputs)
+        self._require_itc()
+        mask = inputs['attention_mask']
+        text_feat = self._text_feat(self._text_alone(self._encode_text(inputs['input_ids'], mask), mask), mask)
+        # a retrieval split pairs each image with several captions (Flickr8k: 5): encode it once
+        keep, index = distinct_images(inputs['images'], [s.img_path for s in data_samples])
+        image_feat = self._image_feat(self.visual_encoder(inputs['images'][keep]))[index]
         return self.add_pred_to_datasample(data_samples, pred_image_feat=list(image_feat.cpu()),
                                            pred_text_feat=list(text_feat.cpu()))
 

@@ -90,6 +90,33 @@ def test_itc_reads_the_text_encoder_alone_and_the_image_global_token():
     assert losses['loss_itc'].item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_predict_encodes_each_distinct_image_once_and_gives_every_caption_its_own_images_feature():
+    """A retrieval split pairs one image with several captions: predict encodes it once, and its
+    features are those of encoding every pair on its own; a second view of the same file (other
+    pixels, as an augmentation gives) is encoded apart."""
+    model = student(itm_head=None, coe_head=None, cir_head=None).eval()
+    enc = model.text_encoder.tokenizer(CAPTIONS * 2, padding=True, return_tensors='pt')
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(3, 64, 64, generator=g), torch.randn(3, 64, 64, generator=g)
+    images = torch.stack([a, b, a, a.flip(-1)])  # the last: another view of a.jpg
+    paths = ['/img/a.jpg', '/img/b.jpg', '/img/a.jpg', '/img/a.jpg']
+    samples = [PMUDataSample(metainfo=dict(img_path=p, match=True)) for p in paths]
+    inputs = dict(input_ids=enc['input_ids'], attention_mask=enc['attention_mask'], images=images,
+                  has_image=torch.ones(4, dtype=torch.bool))
+    encoded = []
+    hook = model.visual_encoder.register_forward_hook(lambda m, args, out: encoded.append(len(args[0])))
+    with torch.no_grad():
+        out = model.predict(inputs, samples)
+    hook.remove()
+    assert encoded == [3]
+    with torch.no_grad():
+        alone = model.encode_image(images)
+        _, text = model.text_features(inputs['input_ids'], inputs['attention_mask'])
+    torch.testing.assert_close(torch.stack([s.pred_image_feat for s in out]), alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.stack([s.pred_text_feat for s in out]), text, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(out[3].pred_image_feat, out[0].pred_image_feat)
+
+
 def _fused(model, inputs, i):
     """Pair ``i`` fused with its own image, as a hand computation."""
     ids, mask = inputs['input_ids'][i:i + 1], inputs['attention_mask'][i:i + 1]

@@ -1,6 +1,6 @@
 """Image–caption pairs of a pseudo-label cache (``tools/prepare_pretrain.py``) for pre-training."""
 import os.path as osp
-from typing import List, Optional, Set
+from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -37,17 +37,24 @@ class PretrainPairsDataset(BaseDataset):
             that does not exist as given is looked up under the data root
             (``pmu.utils.find_data_root``).
         num_objects: objects kept per pair (padded with invalid boxes).
+        max_images: keep the pairs of the first ``max_images`` selected images only,
+            in ``image_list``'s order when there is one, else in the cache's: the
+            data-scale knob (Flickr8k's 600 first train photos are its 3,000 pairs).
         img_root: relative image paths of the cache are relative to the
             directory the preparation ran in; give that directory here when it
             is not the current one.
     """
 
     def __init__(self, cache_dir: str, image_filter: Optional[str] = None, num_objects: int = 1,
-                 img_root: Optional[str] = None, image_list: Optional[str] = None, **kwargs):
+                 img_root: Optional[str] = None, image_list: Optional[str] = None,
+                 max_images: Optional[int] = None, **kwargs):
+        if max_images is not None and max_images < 1:
+            raise ValueError(f'max_images must be >= 1 (or None: all images), got {max_images}')
         self.cache_dir = cache_dir
         self.image_filter = image_filter
         self.image_list = image_list
         self.num_objects = num_objects
+        self.max_images = max_images
         self.img_root = img_root
         super().__init__(ann_file=osp.join(cache_dir, 'pairs.jsonl'), data_root='', **kwargs)
 
@@ -56,7 +63,8 @@ class PretrainPairsDataset(BaseDataset):
             return path
         return osp.abspath(osp.join(self.img_root, path) if self.img_root else path)
 
-    def _listed_images(self) -> Optional[Set[str]]:
+    def _listed_images(self) -> Optional[Dict[str, int]]:
+        """The image names of ``image_list``, each with its position in the file."""
         if not self.image_list:
             return None
         path = self.image_list
@@ -65,7 +73,10 @@ class PretrainPairsDataset(BaseDataset):
         if not osp.exists(path):
             raise FileNotFoundError(f'image_list {self.image_list} not found (tried {path} too)')
         with open(path, encoding='utf-8') as f:
-            names = {line.strip() for line in f if line.strip()}
+            names: Dict[str, int] = {}
+            for line in f:
+                if line.strip():
+                    names.setdefault(line.strip(), len(names))
         if not names:
             raise ValueError(f'image_list {path}: no image names')
         return names
@@ -73,6 +84,7 @@ class PretrainPairsDataset(BaseDataset):
     def _selection(self) -> str:
         parts = [f'image path contains {self.image_filter!r}'] if self.image_filter else []
         parts += [f'image listed in {self.image_list}'] if self.image_list else []
+        parts += [f'the first {self.max_images} images'] if self.max_images else []
         return f' ({", ".join(parts)})' if parts else ''
 
     def load_data_list(self) -> List[dict]:
@@ -102,6 +114,8 @@ class PretrainPairsDataset(BaseDataset):
                 caption=r.caption, words=r.caption.split() or ['.'], match=r.match,
                 gt_boxes=boxes, gt_boxes_valid=valid,
                 gt_labels=[o.label for o in objects] + [''] * (k - len(objects))))
+        if self.max_images:
+            data = self._first_images(data, listed)
         n_match = sum(d['match'] for d in data)
         MMLogger.get_current_instance().info(
             f'{type(self).__name__}: {len(data)} pairs from {self.ann_file}{self._selection()}: '
@@ -112,6 +126,20 @@ class PretrainPairsDataset(BaseDataset):
             raise ValueError(f'{self.ann_file}: no pairs left (image_filter={self.image_filter!r}, '
                              f'image_list={self.image_list!r})')
         return data
+
+    def _first_images(self, data: List[dict], listed: Optional[Dict[str, int]]) -> List[dict]:
+        """The pairs of the first ``max_images`` images (image_list's order, else the cache's)."""
+        order: Dict[str, int] = {}
+        for d in data:
+            order.setdefault(d['img_path'], len(order))
+        if listed is not None:
+            order = {p: listed[osp.basename(p)] for p in order}
+        kept = set(sorted(order, key=order.get)[:self.max_images])
+        if len(order) < self.max_images:
+            MMLogger.get_current_instance().warning(
+                f'{type(self).__name__}: max_images={self.max_images}, but the selection has only '
+                f'{len(order)} images: all kept')
+        return [d for d in data if d['img_path'] in kept]
 
     def unique_images(self) -> List[dict]:
         """One entry per image (first pair's boxes), in order of first appearance."""

@@ -81,3 +81,17 @@ def test_degenerate_boxes_count_once_per_photo_when_its_captions_span_batches(fl
     assert summary['boxes_dropped_degenerate'] == sum(per_photo.values()) > 0
     assert summary['shards'][0]['this_run']['boxes_dropped_degenerate'] == summary['boxes_dropped_degenerate']
     assert summary['boxes_dropped_degenerate'] == before['boxes_dropped_degenerate']  # one batch of 20 before
+
+
+def test_max_images_keeps_the_first_photos_of_the_image_list_with_all_their_captions(flickr8k_cache):
+    tmp, _ = flickr8k_cache
+    work = str(tmp / 'work')
+    names = (tmp / 'train.txt').read_text().split()
+    (tmp / 'reversed.txt').write_text('\n'.join(reversed(names)) + '\n')
+    for listing, first in (('train.txt', names[0]), ('reversed.txt', names[-1])):
+        one = PretrainPairsDataset(work, image_list=str(tmp / listing), max_images=1)
+        assert len(one) == 5 and {osp.basename(one.get_data_info(i)['img_path']) for i in range(5)} == {first}
+    everything = PretrainPairsDataset(work, max_images=10)  # more than the cache holds: all 4 photos
+    assert len(everything) == 20
+    with pytest.raises(ValueError, match='max_images must be >= 1'):
+        PretrainPairsDataset(work, max_images=0)

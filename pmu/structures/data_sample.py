@@ -115,8 +115,9 @@ class PMUDataSample(BaseDataElement):
         MRE: ``head``/``tail`` (word spans ``(start, end)`` of the post as
         given), ``gt_relation`` / ``pred_relation`` (str), ``pred_scores``
         (Tensor: probabilities over the relation inventory).
-        The MNER inferencer adds ``pred_emissions`` (Tensor ``[words,
-        num_tags]``: the CRF head's emissions, which it decodes per post).
+        ``pred_emissions`` (Tensor ``[kept words, num_tags]``: the CRF head's
+        emissions that ``pred_tags`` decode; the inferencer decodes long posts
+        over them and reads tag scores from them).
         Pre-training: ``gt_boxes`` (ndarray ``[K, 4]``, x1 y1 x2 y2 in input
         pixels), ``gt_boxes_valid`` (bool ``[K]``), ``gt_labels`` (detector
         class names), ``pred_image_feat`` / ``pred_text_feat`` (Tensor

@@ -21,10 +21,11 @@ def model():
     return m.eval()
 
 
-def _batch(image, items):
+def _batch(image, items, max_length=None):
     """``items``: (words, tags, has_image) → a collated batch through the real pipeline, ``image`` for the
     samples that have one."""
-    pipeline = [LoadImage(size=(224, 224)), TokenizeWords(MINILM), PackMultimodalInputs()]
+    pipeline = [LoadImage(size=(224, 224)), TokenizeWords(MINILM, **({'max_length': max_length} if max_length else {})),
+                PackMultimodalInputs()]
     out = []
     for i, (words, tags, with_image) in enumerate(items):
         r = dict(words=words, gt_tags=tags, sample_idx=i,
@@ -56,8 +57,23 @@ def test_three_modes(model, tweet_image):
         emissions = model(**batch, mode='tensor')
         preds = model(**batch, mode='predict')
     assert emissions.shape == (2, 6, len(model.tags))
-    for s in preds:
+    for b, s in enumerate(preds):
         assert len(s.pred_tags) == 6 and set(s.pred_tags) <= set(model.tags)
+        # the emissions predict decoded, those of tensor mode, decoding back to its tags
+        torch.testing.assert_close(s.pred_emissions, emissions[b])
+        path = model.head.decode(s.pred_emissions[None], torch.ones(1, 6, dtype=torch.bool))[0]
+        assert [model.tags[t] for t in path] == s.pred_tags
+
+
+def test_predict_gives_the_emissions_of_the_words_truncation_kept(model, tweet_image):
+    words, tags = SENT[0] * 12, SENT[1] * 12  # 72 words
+    raw = _batch(tweet_image, [(words, tags, False)], max_length=32)
+    kept = sum(i >= 0 for i in raw['data_samples'][0].word_ids)
+    assert 0 < kept < 72  # 32 sub-words with [CLS] and [SEP]
+    with torch.no_grad():
+        (s, ) = model(**model.data_preprocessor(raw, False), mode='predict')
+    assert s.pred_emissions.shape == (kept, len(model.tags)) and s.pred_emissions.dtype == torch.float32
+    assert len(s.pred_tags) == 72 and s.pred_tags[kept:] == ['O'] * (72 - kept)
 
 
 def test_sample_without_image_is_masked_not_fed_a_black_image(model, tweet_image):

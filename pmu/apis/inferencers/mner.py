@@ -88,24 +88,13 @@ class MNERInferencer(PostInferencer):
 
     @torch.no_grad()
     def forward(self, inputs: dict, **kwargs) -> List:
-        """The model's ``test_step`` (``predict``: ``pred_tags`` per window), and the emissions its CRF head
-        computed on the way, ``pred_emissions [words of the window, num_tags]``: the post-level
-        decoding of a long post and the tag scores (CRF marginals) read them."""
-        emissions = []
-        hook = self.model.head.register_forward_hook(lambda head, args, out: emissions.append(out))
-        try:
-            samples = self.model.test_step(inputs)
-        finally:
-            hook.remove()
-        if len(emissions) != 1:
-            raise RuntimeError(f'{type(self.model.head).__name__} ran {len(emissions)} times in one predict; '
-                               'the inferencer reads the emissions of exactly one call')
-        for b, s in enumerate(samples):
-            n = len(s.words)
-            if any(i < 0 for i in s.word_ids):
+        """The model's ``test_step`` (``predict``: ``pred_tags`` and ``pred_emissions`` per window):
+        the post-level decoding of a long post and the tag scores (CRF marginals) read the emissions."""
+        samples = self.model.test_step(inputs)
+        for s in samples:
+            if len(s.pred_emissions) != len(s.words):
                 # word_windows sized the window with the same tokenizer; this would be a bug
-                raise RuntimeError(f'a window of {n} words lost words to truncation')
-            s.pred_emissions = emissions[0][b, :n].float().cpu()
+                raise RuntimeError(f'a window of {len(s.words)} words lost words to truncation')
         return samples
 
     def stitch(self, windows, outputs, num_words: int) -> torch.Tensor:

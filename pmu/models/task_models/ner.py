@@ -20,7 +20,7 @@ class MultimodalNER(MultimodalTaskModel):
         Others as :class:`MultimodalTaskModel`.
 
     Modes of ``forward``: ``loss`` → dict of losses; ``predict`` → data samples
-    with ``pred_tags``; ``tensor`` → emissions ``[B, W, num_tags]``.
+    with ``pred_tags`` and ``pred_emissions``; ``tensor`` → emissions ``[B, W, num_tags]``.
     """
 
     def __init__(self, tags: Sequence[str], head: dict, **kwargs):
@@ -63,13 +63,18 @@ class MultimodalNER(MultimodalTaskModel):
         return self.head.loss(feats, mask, tags)
 
     def predict(self, inputs: dict, data_samples: List[PMUDataSample]) -> List[PMUDataSample]:
+        """``pred_tags`` (one tag per word; words cut off by truncation are ``O``) and
+        ``pred_emissions`` (``[kept words, num_tags]``, float32 on the CPU: the scores the head
+        decoded, which a caller can decode again over a longer text or turn into marginals)."""
         feats, mask = self.word_features(inputs, data_samples)
-        paths = self.head.predict(feats, mask)
-        tags = []
-        for s, path in zip(data_samples, paths):
+        emissions = self.head(feats)
+        paths = self.head.decode(emissions, mask)
+        tags, kept_emissions = [], []
+        for b, (s, path) in enumerate(zip(data_samples, paths)):
             kept = iter(path)
             tags.append([self.tags[next(kept)] if i >= 0 else 'O' for i in s.word_ids])
-        return self.add_pred_to_datasample(data_samples, pred_tags=tags)
+            kept_emissions.append(emissions[b, :len(path)].detach().float().cpu())
+        return self.add_pred_to_datasample(data_samples, pred_tags=tags, pred_emissions=kept_emissions)
 
     def _forward(self, inputs: dict, data_samples: Optional[List[PMUDataSample]] = None):
         feats, _ = self.word_features(inputs, data_samples)

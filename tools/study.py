@@ -1,8 +1,9 @@
 """Run a multi-seed study: ``python tools/study.py STUDY_CONFIG [--workers N] [--gpus 0,1]``.
 
 Trains and evaluates every (row, seed) of the study config with tools/train.py
-and tools/test.py, skips finished runs, resumes killed ones, and writes
-WORK_DIR/study.json and WORK_DIR/study.md (see docs/studies.md).
+and tools/test.py (in this process with one worker, else as subprocesses), skips
+finished runs, resumes killed ones, and writes WORK_DIR/study.json and
+WORK_DIR/study.md (see docs/studies.md).
 """
 import argparse
 import os.path as osp
@@ -27,7 +28,10 @@ def parse_args():
     parser.add_argument('--summarise', '--summarize', action='store_true',
                         help='only rebuild study.json and study.md from the result.json files')
     parser.add_argument('--python', default=sys.executable,
-                        help='interpreter for tools/train.py and tools/test.py')
+                        help='interpreter for tools/train.py and tools/test.py (another one: subprocesses)')
+    parser.add_argument('--subprocess', action='store_true',
+                        help='run tools/train.py and tools/test.py as subprocesses also with one worker '
+                        '(default there: in this process)')
     return parser.parse_args()
 
 
@@ -51,7 +55,8 @@ def main():
         return 0
     gpus = [g.strip() for g in args.gpus.split(',') if g.strip()] if args.gpus else None
     runner = StudyRunner(study, workers=args.workers, gpus=gpus, python=args.python,
-                         tools_dir=osp.dirname(osp.abspath(__file__)), reevaluate=args.reevaluate)
+                         tools_dir=osp.dirname(osp.abspath(__file__)), reevaluate=args.reevaluate,
+                         in_process=False if args.subprocess else None)
     if args.dry_run:
         runner.dry_run(only)
         return 0

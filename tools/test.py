@@ -18,11 +18,13 @@ A checkpoint whose weights hold NaN or infinity is refused
 draws): ``index.html`` and ``errors.html`` (gold beside predicted, each error
 marked by kind), ``posts/*.png`` of the first ``--show-limit`` posts with an
 error, the confusion table (``confusion.csv``) and the counts (``analysis.json``).
+
+The evaluation itself is :func:`pmu.apis.runs.test`, which returns the metrics this tool prints as its
+last line.
 """
 import argparse
 import json
 import os
-import os.path as osp
 
 from mmengine.config import DictAction
 
@@ -58,51 +60,12 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from pmu.engine import build_runner, register_safe_globals
-    register_safe_globals()  # MMEngine's load_from / --resume through pmu's safe torch.load
-    from mmengine.model import is_model_wrapper
+    from pmu.apis.runs import test
 
-    from pmu.apis.config import check_checkpoint_matches, check_data_files, load_tool_config, prepare_test_config
-    from pmu.utils.checkpoint import load_mapped_checkpoint, resolve_checkpoint
-
-    args.checkpoint = resolve_checkpoint(args.checkpoint, prefer_best=True)
-    cfg = load_tool_config(args)
-    # mistakes found before the runner's first line: no data, the weights of another task
-    check_data_files(cfg, ('test', ))
-    if not args.non_strict:
-        check_checkpoint_matches(cfg, args.checkpoint)
-    prepare_test_config(cfg, checkpoint=args.checkpoint, out=args.out)
-    cfg.load_from = None  # loaded below, strictly unless --non-strict
-    runner = build_runner(cfg)
-    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    load_mapped_checkpoint(model, args.checkpoint, strict=not args.non_strict, logger=runner.logger)
-    metrics = runner.test()
-    metrics = {k: float(v) if hasattr(v, 'item') else v for k, v in metrics.items()}
-    if args.show_dir:
-        show_errors(runner, args.show_dir, args.show_limit, metrics)
+    metrics = test(args.config, args.checkpoint, work_dir=args.work_dir, cfg_options=args.cfg_options, out=args.out,
+                   non_strict=args.non_strict, show_dir=args.show_dir, show_limit=args.show_limit,
+                   launcher=args.launcher)
     print(json.dumps(metrics))
-
-
-def show_errors(runner, show_dir: str, limit: int, metrics: dict) -> None:
-    """The error report of the split just evaluated (rank 0 holds the metric's results)."""
-    from mmengine.dist import is_main_process
-
-    from pmu.evaluation.error_analysis import analyse_evaluator
-    from pmu.visualization.error_report import write_error_report
-
-    if not is_main_process():
-        return
-    analysis = analyse_evaluator(runner.test_loop.evaluator)
-    if analysis is None:
-        runner.logger.warning('--show-dir: the test evaluator has no MNER or MRE metric; nothing written')
-        return
-    dataset = runner.test_loop.dataloader.dataset
-    split = osp.splitext(osp.basename(getattr(dataset, 'ann_file', '') or 'test'))[0]
-    paths = write_error_report(show_dir, dataset, analysis, metrics, limit, title=split)
-    s = analysis['summary']
-    runner.logger.info(f"--show-dir: {s['posts_with_errors']}/{s['posts']} posts with errors "
-                       f"({', '.join(f'{k} {n}' for k, n in s['errors'].items())}); {paths['index']}, "
-                       f"{paths['errors']}, {s['pngs']} pictures in {paths['pngs']}, {paths['json']}")
 
 
 if __name__ == '__main__':

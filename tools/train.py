@@ -3,6 +3,8 @@
 Mistakes (a config path, a key of ``--cfg-options``, no data under the data root, a work dir in use) end in
 one line, ``tools/train.py: error: ...``, before the runner is built (``PMU_DEBUG=1`` or ``--debug``: the
 traceback).
+
+The training itself is :func:`pmu.apis.runs.train`, which code (``tools/study.py``) may call in its own process.
 """
 import argparse
 import os
@@ -48,28 +50,13 @@ def stop_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def is_first_process() -> bool:
-    return all(os.environ.get(k, '0') == '0' for k in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK'))
-
-
 def main():
     args = parse_args()
-    import contextlib
-
-    from pmu.engine import register_safe_globals
-    register_safe_globals()  # MMEngine's load_from / --resume through pmu's safe torch.load
-    from pmu.apis.config import check_data_files, load_tool_config, prepare_train_config
-    from pmu.engine import WorkDirLock, build_runner
-    from pmu.utils.setup_env import setup_monitoring
+    from pmu.apis.runs import train
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
-    cfg = load_tool_config(args)
-    check_data_files(cfg, ('train', 'val'))  # before the runner's first line
-    # one training per work dir (the first process of a distributed run holds it for all)
-    with WorkDirLock(cfg.work_dir) if is_first_process() else contextlib.nullcontext():
-        prepare_train_config(cfg, amp=args.amp, resume=args.resume, compile=args.compile)
-        setup_monitoring(cfg, tensorboard=args.tensorboard)
-        build_runner(cfg).train()
+    train(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, resume=args.resume, amp=args.amp,
+          compile=args.compile, tensorboard=args.tensorboard, launcher=args.launcher)
 
 
 if __name__ == '__main__':

@@ -282,7 +282,8 @@ def load_mapped_checkpoint(model: torch.nn.Module,
                            key_map: Optional[Dict[str, str]] = None,
                            strict: bool = False,
                            logger: Optional[MMLogger] = None,
-                           check_finite: bool = True):
+                           check_finite: bool = True,
+                           loaded: Optional[dict] = None):
     """Load ``checkpoint`` into ``model``, renaming keys by prefix.
 
     ``checkpoint`` is a file or a work dir (see :func:`resolve_checkpoint`).
@@ -311,10 +312,17 @@ def load_mapped_checkpoint(model: torch.nn.Module,
     of another task than the model's (MNER weights for an MRE model) is
     refused saying so (:class:`CheckpointMismatchError`,
     :func:`checkpoint_task`); any other mismatch names the key groups.
+
+    ``loaded``: the checkpoint file ``checkpoint`` already read (:func:`load_checkpoint_file`), e.g. by
+    :func:`pmu.apis.config.check_checkpoint_matches`; it is used as it is (and its weights may be changed)
+    instead of reading the file again, and ``checkpoint`` names it in messages.
     """
     logger = logger or MMLogger.get_current_instance()
-    checkpoint = resolve_checkpoint(checkpoint)
-    ckpt = load_checkpoint_file(checkpoint)
+    if loaded is None:
+        checkpoint = resolve_checkpoint(checkpoint)
+        ckpt = load_checkpoint_file(checkpoint)
+    else:
+        ckpt = loaded
     state = ckpt.get('state_dict', ckpt)
     if strict and not key_map:  # the weights of another task: say so, not only which keys differ
         check_checkpoint_task(ckpt, checkpoint, model_task(model))

@@ -1,7 +1,7 @@
 """pmu's configs as the tools run them, one job per module:
 
 - :mod:`.loading`: the file, ``--cfg-options``, completion and the tool's
-  settings (:func:`load_complete_config`, :func:`load_tool_config`), and the
+  settings (:func:`load_complete_config`, :func:`load_run_config`, :func:`load_tool_config`), and the
   checks a tool makes before building a runner (:func:`check_data_files`,
   :func:`check_checkpoint_matches`);
 - :mod:`.overrides`: ``--cfg-options`` that nothing would read, refused
@@ -17,7 +17,7 @@ from pmu.utils.errors import ConfigError, ConfigKeyError, ConfigValueError
 
 from .completion import COMPLETION_STEPS, TOKENIZING_STEPS, complete_config, completion_changes, completion_step
 from .loading import (check_checkpoint_matches, check_data_files, config_task, load_complete_config,
-                      load_tool_config)
+                      load_run_config, load_tool_config)
 from .overrides import check_cfg_options
 from .runtime import (amp_optim_wrapper, init_cpu_distributed, pin_memory_on_cuda, prepare_test_config,
                       prepare_train_config, resolve_dist_backend)
@@ -25,6 +25,6 @@ from .runtime import (amp_optim_wrapper, init_cpu_distributed, pin_memory_on_cud
 __all__ = [
     'COMPLETION_STEPS', 'TOKENIZING_STEPS', 'ConfigError', 'ConfigKeyError', 'ConfigValueError', 'amp_optim_wrapper',
     'check_cfg_options', 'check_checkpoint_matches', 'check_data_files', 'complete_config', 'completion_changes',
-    'completion_step', 'config_task', 'init_cpu_distributed', 'load_complete_config', 'load_tool_config',
-    'pin_memory_on_cuda', 'prepare_test_config', 'prepare_train_config', 'resolve_dist_backend'
+    'completion_step', 'config_task', 'init_cpu_distributed', 'load_complete_config', 'load_run_config',
+    'load_tool_config', 'pin_memory_on_cuda', 'prepare_test_config', 'prepare_train_config', 'resolve_dist_backend'
 ]

@@ -25,13 +25,21 @@ def load_complete_config(path: str, cfg_options: Optional[dict] = None) -> Confi
     return complete_config(cfg)
 
 
-def load_tool_config(args) -> Config:
-    """The config a tool runs: file, ``--cfg-options``, completion, launcher and work dir."""
-    cfg = load_complete_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+def load_run_config(config: str, work_dir: Optional[str] = None, cfg_options: Optional[dict] = None,
+                    launcher: str = 'none') -> Config:
+    """The config a tool runs: file, ``cfg_options``, completion, launcher and work dir (``work_dir``,
+    else the config's, else ``work_dirs/<config name>``)."""
+    cfg = load_complete_config(config, cfg_options)
+    cfg.launcher = launcher
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+def load_tool_config(args) -> Config:
+    """:func:`load_run_config` from a tool's parsed arguments (``config``, ``work_dir``, ``cfg_options``,
+    ``launcher``)."""
+    return load_run_config(args.config, args.work_dir, args.cfg_options, args.launcher)
 
 
 def _dataset_class(type_):
@@ -95,11 +103,18 @@ def config_task(cfg: Config) -> Optional[Tuple[str, str]]:
     return None
 
 
-def check_checkpoint_matches(cfg: Config, checkpoint: str) -> None:
+def check_checkpoint_matches(cfg: Config, checkpoint: str) -> Optional[dict]:
     """Before a runner is built: refuse a checkpoint of another task than the config's model
     (:class:`~pmu.utils.checkpoint.CheckpointMismatchError`, naming both); other mismatches are found
-    when the weights are loaded."""
+    when the weights are loaded.
+
+    Returns the checkpoint it read, for :func:`~pmu.utils.checkpoint.load_mapped_checkpoint`
+    (``loaded=``) to use rather than read the file again; None when the config's model is of no task
+    (nothing was read)."""
     from pmu.utils.checkpoint import check_checkpoint_task, load_checkpoint_file
     task = config_task(cfg)
-    if task is not None:
-        check_checkpoint_task(load_checkpoint_file(checkpoint), checkpoint, task)
+    if task is None:
+        return None
+    loaded = load_checkpoint_file(checkpoint)
+    check_checkpoint_task(loaded, checkpoint, task)
+    return loaded

@@ -343,14 +343,19 @@ def short_path(path: str) -> str:
     return path if rel.startswith('..') else rel
 
 
+def train_options(run: Run, options: dict) -> dict:
+    """The config options of a run's training: its seed (``randomness.seed``), then ``options``."""
+    seed = {} if run.seed is None else {'randomness.seed': run.seed}
+    return {**seed, **options}
+
+
 def train_command(python: str, tools_dir: str, run: Run, options: dict,
                   resume: bool = False) -> List[str]:
     cmd = [python, short_path(osp.join(tools_dir, 'train.py')), run.config,
            '--work-dir', run.work_dir]
     if resume:
         cmd.append('--resume')
-    seed = {} if run.seed is None else {'randomness.seed': run.seed}
-    return cmd + cfg_option_args({**seed, **options}, run.label)
+    return cmd + cfg_option_args(train_options(run, options), run.label)
 
 
 def eval_command(python: str, tools_dir: str, run: Run, options: dict,

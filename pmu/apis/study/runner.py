@@ -1,16 +1,19 @@
-"""Running a study: before steps in order, then the runs on a pool of subprocess slots."""
+"""Running a study: before steps in order, then the runs, in this process or on a pool of subprocess slots."""
+import json
 import os
 import os.path as osp
 import queue
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
+from .in_process import failure_text, isolated_run
 from .plan import (
     LOG_FILE,
     RESULT_FILE,
@@ -25,6 +28,7 @@ from .plan import (
     short_path,
     substitute,
     train_command,
+    train_options,
 )
 from .records import (
     format_seconds,
@@ -39,21 +43,43 @@ from .records import (
 )
 from .summary import format_number, write_summary
 
-DEFAULT_TOOLS_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
-                             'tools')
+_PMU_DIR = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEFAULT_TOOLS_DIR = osp.join(osp.dirname(_PMU_DIR), 'tools')
+# where pmu's own tools/train.py and tools/test.py are: a checkout's tools/, an installed package's .mim/tools/
+OWN_TOOLS_DIRS = (DEFAULT_TOOLS_DIR, osp.join(_PMU_DIR, '.mim', 'tools'))
 
 
 class RunFailed(RuntimeError):
-    """A subprocess of a run failed; the message says which and where the log is."""
+    """A command of a run failed; the message says which and where the log is."""
+
+
+def is_this_interpreter(python: str) -> bool:
+    """Whether ``python`` (a path, or a name on ``PATH``) is the interpreter running this process."""
+    found = shutil.which(python) if osp.sep not in python else python
+    return found is not None and osp.abspath(found) == osp.abspath(sys.executable)
+
+
+def is_own_tools(tools_dir: str) -> bool:
+    """Whether ``tools_dir`` holds pmu's own tools (the commands :mod:`pmu.apis.runs` stands for)."""
+    return any(osp.realpath(tools_dir) == osp.realpath(d) for d in OWN_TOOLS_DIRS)
 
 
 class StudyRunner:
-    """Runs a study's before steps (in order, one at a time), then its runs on a
-    pool of ``workers`` subprocess slots; rewrites the summary after each run."""
+    """Runs a study's before steps (in order, one at a time), then its runs on
+    ``workers`` slots; rewrites the summary after each run.
+
+    Each run is ``tools/train.py`` then ``tools/test.py``. Where it can (one worker, no ``gpus``,
+    this interpreter as ``python``, pmu's own tools), the runner calls :func:`pmu.apis.runs.train`
+    and :func:`pmu.apis.runs.test` in this process, one run after the other, each kept apart as a
+    process of its own would be (:func:`.in_process.isolated_run`); otherwise, or with
+    ``in_process=False``, it runs the commands as subprocesses. Either way the log, the records and
+    the recorded commands are the same.
+    """
 
     def __init__(self, study: Study, workers: int = 1, gpus: Optional[Sequence[str]] = None,
                  python: Optional[str] = None, tools_dir: Optional[str] = None,
-                 printer: Callable[[str], None] = None, reevaluate: bool = False):
+                 printer: Callable[[str], None] = None, reevaluate: bool = False,
+                 in_process: Optional[bool] = None):
         if workers < 1:
             raise ValueError(f'--workers must be >= 1, got {workers}')
         self.study = study
@@ -61,6 +87,13 @@ class StudyRunner:
         # evaluate finished runs again with the current code (decoding, metrics); training is kept
         self.reevaluate = reevaluate
         self.gpus = [str(g) for g in gpus] if gpus else []
+        possible = (workers == 1 and not self.gpus and (python is None or is_this_interpreter(python))
+                    and (tools_dir is None or is_own_tools(tools_dir)))
+        if in_process and not possible:
+            raise ValueError('runs in this process need one worker, no GPU list, this interpreter as python '
+                             "and pmu's own tools")
+        # None: in this process where it can be
+        self.in_process = possible if in_process is None else bool(in_process)
         python = python or sys.executable
         # a path inside the current directory is recorded relative: shorter commands
         self.python = short_path(python) if osp.sep in python else python
@@ -112,6 +145,33 @@ class StudyRunner:
             f.seek(start_offset)
             return rc, seconds, f.read()
 
+    @staticmethod
+    def _call_in_process(func: Callable, cmd: List[str], env: dict, log_path: str, phase: str, prog: str,
+                         extra: Iterable[Union[type, str]] = ()) -> Tuple[bool, object, float, str]:
+        """Call ``func`` here in place of the command ``cmd``, its output appended to the run's log
+        (:func:`.in_process.isolated_run`, ``OMP_NUM_THREADS`` of ``env`` as its threads); returns
+        (whether it succeeded, what it returned, seconds, what it printed). A failure is written to the
+        log as the command would have printed it (:func:`.in_process.failure_text`)."""
+        ok, value = False, None
+        with open(log_path, 'a', encoding='utf-8', buffering=1) as log:
+            log.write(f'\n===== {phase} ({datetime.now():%Y-%m-%d %H:%M:%S}): '
+                      f'{shlex.join(cmd)}\n')
+            log.flush()
+            start_offset = log.tell()
+            t0 = time.time()
+            with isolated_run(log, threads=_threads(env)):
+                try:
+                    value, ok = func(), True
+                except (Exception, SystemExit) as e:  # noqa: BLE001 -- the run's failure, recorded
+                    print(failure_text(prog, e, extra), file=sys.stderr, flush=True)
+                except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: the study stops; the run resumes next time
+                    print(f'{prog}: interrupted{f" by {e}" if str(e) else ""}', file=sys.stderr, flush=True)
+                    raise
+            seconds = time.time() - t0
+        with open(log_path, encoding='utf-8', errors='replace') as f:
+            f.seek(start_offset)
+            return ok, value, seconds, f.read()
+
     def _train(self, run: Run, env: dict, result: dict) -> None:
         """Train unless a previous invocation finished; resume a killed training."""
         done_path = osp.join(run.work_dir, TRAIN_DONE_FILE)
@@ -123,11 +183,20 @@ class StudyRunner:
             command = shlex.join(train_command(self.python, self.tools_dir, run, options))
             result['commands']['train'] = command
             cmd = train_command(self.python, self.tools_dir, run, options, resume)
-            rc, seconds, out = self._call(cmd, env, osp.join(run.work_dir, LOG_FILE),
-                                          'train (resumed)' if resume else 'train')
-            if rc != 0:
-                raise RunFailed(f'tools/train.py exited with {rc} after '
-                                f'{format_seconds(seconds)}{_last_line(out)}')
+            log_path, phase = osp.join(run.work_dir, LOG_FILE), 'train (resumed)' if resume else 'train'
+            if self.in_process:
+                from pmu.apis import runs
+                ok, _, seconds, out = self._call_in_process(
+                    lambda: runs.train(run.config, work_dir=run.work_dir, cfg_options=train_options(run, options),
+                                       resume='auto' if resume else None),
+                    cmd, env, log_path, phase, 'tools/train.py', runs.TRAIN_ERRORS)
+                if not ok:
+                    raise RunFailed(f'tools/train.py failed after {format_seconds(seconds)}{_last_line(out)}')
+            else:
+                rc, seconds, out = self._call(cmd, env, log_path, phase)
+                if rc != 0:
+                    raise RunFailed(f'tools/train.py exited with {rc} after '
+                                    f'{format_seconds(seconds)}{_last_line(out)}')
             done = dict(command=command, wall_time_s=round(seconds, 1), resumed=resume,
                         finished=datetime.now().isoformat(timespec='seconds'))
             write_json(done_path, done)
@@ -138,7 +207,21 @@ class StudyRunner:
                   result: dict):
         cmd = eval_command(self.python, self.tools_dir, run, options, checkpoint)
         result['commands'][phase] = shlex.join(cmd)
-        rc, seconds, out = self._call(cmd, env, osp.join(run.work_dir, LOG_FILE), phase)
+        log_path = osp.join(run.work_dir, LOG_FILE)
+        if self.in_process:
+            from pmu.apis import runs
+
+            def evaluate():
+                metrics = runs.test(run.config, checkpoint, work_dir=run.work_dir, cfg_options=options)
+                print(json.dumps(metrics))  # the line tools/test.py ends with
+                return json.loads(json.dumps(metrics))  # the values a reader of that line gets
+
+            ok, metrics, seconds, out = self._call_in_process(evaluate, cmd, env, log_path, phase,
+                                                              'tools/test.py')
+            if not ok:
+                raise RunFailed(f'tools/test.py ({phase}) failed{_last_line(out)}')
+            return metrics, round(seconds, 1)
+        rc, seconds, out = self._call(cmd, env, log_path, phase)
         if rc != 0:
             raise RunFailed(f'tools/test.py ({phase}) exited with {rc}{_last_line(out)}')
         metrics = parse_metrics(out)
@@ -155,7 +238,8 @@ class StudyRunner:
         result = dict(row=run.name, seed=run.seed, config=run.config, work_dir=run.work_dir,
                       status='failed', metrics={}, commands={}, wall_time_s={},
                       log=log_path, env={k: env[k] for k in ('OMP_NUM_THREADS',
-                                                            'CUDA_VISIBLE_DEVICES') if k in env})
+                                                            'CUDA_VISIBLE_DEVICES') if k in env},
+                      mode='in-process' if self.in_process else 'subprocess')
         t0 = time.time()
         previous = read_result(run) if self.reevaluate and not run.is_step else None
         if previous is not None and previous.get('status') == 'ok':
@@ -237,7 +321,7 @@ class StudyRunner:
         self._total = len(steps) + len(runs)
         self.say(f'{self.study.path}: {len(steps)} before step(s), {len(runs)} run(s), '
                  f'{self.workers} worker(s){", GPUs " + ",".join(self.gpus) if self.gpus else ""}'
-                 f'; work dir {self.study.work_dir}')
+                 f'{", in this process" if self.in_process else ""}; work dir {self.study.work_dir}')
         for step in steps:
             if not self._run_step(step):
                 self.say(f'before step {step.name} failed; the rows need it, stopping. '
@@ -301,6 +385,14 @@ class StudyRunner:
             finally:
                 slots.put(slot)
 
+        if self.in_process:  # one after the other, in the main thread: Ctrl-C and SIGTERM stop the run
+            try:
+                for run in runs:
+                    task(run)
+            except KeyboardInterrupt:
+                self.say('interrupted: the running training stops with it; run the study again to resume it')
+                raise
+            return
         pool = ThreadPoolExecutor(max_workers=workers)
         try:
             for future in [pool.submit(task, run) for run in runs]:
@@ -311,6 +403,12 @@ class StudyRunner:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+
+
+def _threads(env: dict) -> Optional[int]:
+    """``OMP_NUM_THREADS`` of ``env`` as a number of threads, if it is one."""
+    value = env.get('OMP_NUM_THREADS', '')
+    return int(value) if value.strip().isdigit() and int(value) > 0 else None
 
 
 def _last_line(output: str) -> str:

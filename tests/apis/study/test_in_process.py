@@ -103,6 +103,8 @@ def test_in_process_study_matches_subprocesses(tmp_path, capfd, monkeypatch):
                 dict(name='broken', config={TEXT_CFG!r}, cfg_options={{'model.nope': 1}}),
                 dict(name='again', config={TEXT_CFG!r})]
     ''')
+    # both modes get the same number of threads (CI sets none: the runner would give all cores)
+    monkeypatch.setenv('OMP_NUM_THREADS', os.environ.get('OMP_NUM_THREADS', '1'))
     threads, loggers = torch.get_num_threads(), set(MMLogger._instance_dict)
     lines = []
     runner = StudyRunner(load_study(path), printer=lines.append)
@@ -139,7 +141,7 @@ def test_in_process_study_matches_subprocesses(tmp_path, capfd, monkeypatch):
     assert results['again']['metrics'] == first['metrics']
 
     # the same run as subprocesses: the same metrics, to the last digit
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ['OMP_NUM_THREADS'])
+    env = dict(os.environ)
     r = subprocess.run([sys.executable, 'tools/study.py', path, '--subprocess', '--only', 'textonly',
                         '--work-dir', str(tmp_path / 'sub')], cwd=REPO, env=env, capture_output=True, text=True,
                        timeout=600)

@@ -5,7 +5,7 @@ import statistics
 from datetime import datetime
 from typing import Callable, Dict, List, Optional, Sequence
 
-from .plan import LOG_FILE, SPLITS, TRAIN_DONE_FILE, Row, Study, expand_runs, expand_steps, last_checkpoint
+from .plan import LOG_FILE, RESULT_FILE, SPLITS, TRAIN_DONE_FILE, Row, Study, expand_runs, expand_steps, last_checkpoint
 from .records import (
     MEASURED_SPLITS,
     config_difference,
@@ -39,7 +39,10 @@ def collect_results(study: Study) -> Dict[str, List[dict]]:
         for run in expand_runs(study, [row.name]):
             result = read_result(run)
             if result is not None and 'data' not in result and osp.isfile(osp.join(run.work_dir, LOG_FILE)):
-                result['data'] = measured_data(run)  # a result written before runs recorded their data
+                # a result written before runs recorded their data: read from the log, and kept in
+                # result.json, so that the summary keeps it when the log is gone
+                result['data'] = measured_data(run)
+                write_json(osp.join(run.work_dir, RESULT_FILE), result)
             entries.append(result or dict(
                 row=row.name, seed=run.seed, status='pending', metrics={}, commands={},
                 work_dir=run.work_dir))

@@ -253,3 +253,7 @@ def test_a_real_run_records_images_captions_and_subset(tmp_path):
     (run_dir / 'result.json').write_text(json.dumps(result))
     summary = write_summary(load_study(path))
     assert summary['rows'][0]['data']['0'] == recorded
+    # ... and kept in result.json: the summary still has it once the log is gone
+    assert json.loads((run_dir / 'result.json').read_text())['data'] == recorded
+    (run_dir / 'run.log').unlink()
+    assert write_summary(load_study(path))['rows'][0]['data']['0'] == recorded

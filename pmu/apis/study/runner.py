@@ -64,6 +64,34 @@ def is_own_tools(tools_dir: str) -> bool:
     return any(osp.realpath(tools_dir) == osp.realpath(d) for d in OWN_TOOLS_DIRS)
 
 
+class _PhaseLog:
+    """One phase of a run in its log: on entry the ``===== phase (time): command`` header is appended
+    and ``file`` is the log, open for appending; on a normal exit ``seconds`` is how long the phase took
+    and ``output`` what was written to the log after the header."""
+
+    def __init__(self, log_path: str, phase: str, cmd: List[str]):
+        self.log_path, self.phase, self.cmd = log_path, phase, cmd
+        self.file = None
+        self.seconds, self.output = 0.0, ''
+
+    def __enter__(self) -> '_PhaseLog':
+        self.file = open(self.log_path, 'a', encoding='utf-8', buffering=1)
+        self.file.write(f'\n===== {self.phase} ({datetime.now():%Y-%m-%d %H:%M:%S}): {shlex.join(self.cmd)}\n')
+        self.file.flush()
+        self._start_offset = self.file.tell()
+        self._t0 = time.time()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.seconds = time.time() - self._t0
+        self.file.close()
+        if exc_type is None:
+            with open(self.log_path, encoding='utf-8', errors='replace') as f:
+                f.seek(self._start_offset)
+                self.output = f.read()
+        return False
+
+
 class StudyRunner:
     """Runs a study's before steps (in order, one at a time), then its runs on
     ``workers`` slots; rewrites the summary after each run.
@@ -133,17 +161,9 @@ class StudyRunner:
     def _call(cmd: List[str], env: dict, log_path: str, phase: str):
         """Run one command, stdout and stderr appended to the run's log; returns
         (exit code, seconds, what it printed)."""
-        with open(log_path, 'a', encoding='utf-8') as log:
-            log.write(f'\n===== {phase} ({datetime.now():%Y-%m-%d %H:%M:%S}): '
-                      f'{shlex.join(cmd)}\n')
-            log.flush()
-            start_offset = log.tell()
-            t0 = time.time()
-            rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-            seconds = time.time() - t0
-        with open(log_path, encoding='utf-8', errors='replace') as f:
-            f.seek(start_offset)
-            return rc, seconds, f.read()
+        with _PhaseLog(log_path, phase, cmd) as phase_log:
+            rc = subprocess.run(cmd, stdout=phase_log.file, stderr=subprocess.STDOUT, env=env).returncode
+        return rc, phase_log.seconds, phase_log.output
 
     @staticmethod
     def _call_in_process(func: Callable, cmd: List[str], env: dict, log_path: str, phase: str, prog: str,
@@ -153,24 +173,15 @@ class StudyRunner:
         (whether it succeeded, what it returned, seconds, what it printed). A failure is written to the
         log as the command would have printed it (:func:`.in_process.failure_text`)."""
         ok, value = False, None
-        with open(log_path, 'a', encoding='utf-8', buffering=1) as log:
-            log.write(f'\n===== {phase} ({datetime.now():%Y-%m-%d %H:%M:%S}): '
-                      f'{shlex.join(cmd)}\n')
-            log.flush()
-            start_offset = log.tell()
-            t0 = time.time()
-            with isolated_run(log, threads=_threads(env)):
-                try:
-                    value, ok = func(), True
-                except (Exception, SystemExit) as e:  # noqa: BLE001 -- the run's failure, recorded
-                    print(failure_text(prog, e, extra), file=sys.stderr, flush=True)
-                except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: the study stops; the run resumes next time
-                    print(f'{prog}: interrupted{f" by {e}" if str(e) else ""}', file=sys.stderr, flush=True)
-                    raise
-            seconds = time.time() - t0
-        with open(log_path, encoding='utf-8', errors='replace') as f:
-            f.seek(start_offset)
-            return ok, value, seconds, f.read()
+        with _PhaseLog(log_path, phase, cmd) as phase_log, isolated_run(phase_log.file, threads=_threads(env)):
+            try:
+                value, ok = func(), True
+            except (Exception, SystemExit) as e:  # noqa: BLE001 -- the run's failure, recorded
+                print(failure_text(prog, e, extra), file=sys.stderr, flush=True)
+            except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: the study stops; the run resumes next time
+                print(f'{prog}: interrupted{f" by {e}" if str(e) else ""}', file=sys.stderr, flush=True)
+                raise
+        return ok, value, phase_log.seconds, phase_log.output
 
     def _train(self, run: Run, env: dict, result: dict) -> None:
         """Train unless a previous invocation finished; resume a killed training."""

@@ -7,6 +7,9 @@
     # a teacher (config + checkpoint or work dir): how often its top entity for a detected
     # object is the object's class name, on the test split's images
     python tools/pretrain_eval.py TEACHER_CONFIG --checkpoint CKPT --agreement
+    # a student (config + checkpoint or work dir): how often its COE and CIR heads pick the top label
+    # its teacher (the config's SoftLabelHook) gives the same test pairs
+    python tools/pretrain_eval.py STUDENT_CONFIG --checkpoint CKPT --student-agreement
 """
 import argparse
 import json
@@ -22,6 +25,8 @@ def parse_args():
     parser.add_argument('--checkpoint', help='checkpoint file or work dir (default: the model as built)')
     parser.add_argument('--agreement', action='store_true',
                         help='teacher entity vs. detected class agreement instead of retrieval')
+    parser.add_argument('--student-agreement', action='store_true',
+                        help="the student's COE/CIR heads vs. its teacher's labels instead of retrieval")
     parser.add_argument('--entity-vocab', help='default: <cache_dir>/entity_vocab.txt of the test dataset')
     parser.add_argument('--tau', type=float,
                         help="for the labelled fraction (--agreement); default: the config's model.pseudo_labels")
@@ -70,6 +75,47 @@ def agreement(cfg, checkpoint, entity_vocab, tau, threshold):
     return out
 
 
+def student_agreement(cfg, checkpoint):
+    """The student's COE and CIR heads against its teacher's top labels of the test split's pairs
+    (:meth:`~pmu.models.PromuPretrainer.alignment_agreement`; the teacher: the config's
+    ``SoftLabelHook``), in % of the pairs (CIR) and of their boxes in view (COE) the teacher labels."""
+    from mmengine.runner import Runner
+
+    from pmu.pseudo_labels.soft_labeler import SoftPromptLabeler
+    from pmu.registry import MODELS
+    from pmu.utils.checkpoint import load_mapped_checkpoint
+    from pmu.utils.progress import LoopProgress
+    hook = next((h for h in cfg.get('custom_hooks') or [] if h.get('type') == 'SoftLabelHook'), None)
+    if hook is None:
+        raise SystemExit(f'{cfg.filename}: no SoftLabelHook in custom_hooks names the teacher of the student')
+    model = MODELS.build(cfg.model)
+    load_mapped_checkpoint(model, checkpoint, strict=True)
+    model.eval()
+    labels_dir = osp.join(cfg.work_dir, 'soft_labels')
+    labeler = SoftPromptLabeler.for_student(model, hook['teacher_config'], hook['teacher_checkpoint'],
+                                            image_size=hook.get('image_size', (224, 224)),
+                                            cache_dir=labels_dir, summary_dir=labels_dir)
+    model.set_online_teacher(**labeler.online_teacher())
+    loader = Runner.build_dataloader(cfg.test_dataloader)
+    totals = {}
+    with LoopProgress(len(loader), 'student agreement') as progress:
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            for key, value in model.alignment_agreement(data['inputs'], data['data_samples']).items():
+                totals[key] = totals.get(key, 0) + value
+            progress.update()
+    out = dict(pairs=len(loader.dataset), checkpoint=checkpoint, teacher=labeler.summary['teacher'],
+               tau=labeler.summary['tau'], threshold=labeler.summary['threshold'])
+    for head, rows in (('cir', 'pairs'), ('coe', 'boxes in view')):
+        if f'{head}_rows' not in totals:
+            continue
+        labelled, agree = totals[f'{head}_labelled'], totals[f'{head}_agree']
+        out[head] = dict(rows=totals[f'{head}_rows'], rows_are=rows, labelled=labelled,
+                         labelled_share=100 * labelled / max(totals[f'{head}_rows'], 1),
+                         agree=agree, agreement=100 * agree / labelled if labelled else None)
+    return out
+
+
 def main():
     args = parse_args()
     from pmu.engine import register_safe_globals
@@ -80,7 +126,14 @@ def main():
     cfg = load_complete_config(args.config, args.cfg_options)
     cfg.work_dir = args.work_dir or osp.join('work_dirs', 'pretrain_eval',
                                              osp.splitext(osp.basename(args.config))[0])
-    if args.agreement:
+    if args.agreement and args.student_agreement:
+        raise SystemExit('--agreement (a teacher) and --student-agreement (a student): one at a time')
+    if args.student_agreement:
+        if not args.checkpoint:
+            raise SystemExit('--student-agreement needs the student --checkpoint')
+        from pmu.utils.checkpoint import resolve_checkpoint
+        result = student_agreement(cfg, resolve_checkpoint(args.checkpoint))
+    elif args.agreement:
         if not args.checkpoint:
             raise SystemExit('--agreement needs the teacher --checkpoint')
         result = agreement(cfg, args.checkpoint, args.entity_vocab, args.tau, args.threshold)

@@ -503,9 +503,7 @@ class PromuPretrainer(ThreeModeModel):
         them (:meth:`_label_view`; ``None``: computed here when ``label_source='online'``).
         """
         device = matched.device
-        image_hw = tuple(images.shape[-2:])
-        samples = [data_samples[i] for i in matched.tolist()]
-        if not samples:  # no matched pair in the batch: zero losses that keep the heads in the graph
+        if not len(matched):  # no matched pair in the batch: zero losses that keep the heads in the graph
             hidden = self.text_encoder.hidden_size
             empty = torch.zeros(0, hidden, device=device)
             out = {}
@@ -514,10 +512,26 @@ class PromuPretrainer(ThreeModeModel):
                     out.update(head.loss(empty, empty.new_zeros(0, head.num_classes),
                                          torch.zeros(0, dtype=torch.bool, device=device)))
             return out
+        targets, out = self._alignment_targets(fused, rows, data_samples, matched, images, online,
+                                               self.label_source)
+        for name, head in (('cir', self.cir_head), ('coe', self.coe_head)):
+            if head is not None:
+                out.update(head.loss(*targets[name]))
+        return out
+
+    def _alignment_targets(self, fused: FusionOutput, rows, data_samples, matched, images,
+                           labels: Optional[dict], label_source: str) -> Tuple[dict, dict]:
+        """What COE and CIR compare, for the matched pairs (arguments as :meth:`_alignment`, at least
+        one matched pair): ``{'cir': (feats [m, D], labels [m, Vr], valid [m]), 'coe': (region
+        features [m*k, D], labels [m*k, Ve], valid [m*k]), 'coe_seen': boxes in view [m*k]}`` (the heads
+        present), and the shares the
+        log reports (``cir_skipped_crop``, ``cir_below_threshold``, ``coe_below_threshold``)."""
+        device = matched.device
+        image_hw = tuple(images.shape[-2:])
+        samples = [data_samples[i] for i in matched.tolist()]
         m = len(samples)
         boxes = box_seen = weights = None
-        labels = online
-        online = self.label_source == 'online'
+        online = label_source == 'online'
         if self.coe_head is not None:  # the (remapped) boxes in the student's view, and their grid weights
             grid = fused.visual[rows, 1:]  # [m, h*w, D] fused grid tokens, row-major
             k = None if online or not self.soft_labels else self.soft_labels['coe'].shape[1]
@@ -531,7 +545,7 @@ class PromuPretrainer(ThreeModeModel):
         else:
             labels = self._offline_labels(samples, boxes.shape[1] if boxes is not None else 0, device)
         known = labels['known']
-        out = {}
+        targets, out = {}, {}
         if self.cir_head is not None:
             if online:  # the teacher labelled the very crop the student sees: no pair is skipped for it
                 covered = torch.ones(len(data_samples), dtype=torch.bool, device=device)
@@ -541,21 +555,53 @@ class PromuPretrainer(ThreeModeModel):
             out['cir_skipped_crop'] = (~covered).float().mean()
             # share of the matched pairs the teacher was unsure of (largest probability < threshold)
             out['cir_below_threshold'] = (known & ~labels['cir_valid']).float().mean()
-            if self.cir_source == 'cls':
-                feats = fused.text[rows, 0]
-            else:
-                feats = fused.visual[rows].mean(1)
-            valid = labels['cir_valid'] & covered[matched]
-            out.update(self.cir_head.loss(feats, labels['cir'], valid))
+            feats = fused.text[rows, 0] if self.cir_source == 'cls' else fused.visual[rows].mean(1)
+            targets['cir'] = (feats, labels['cir'], labels['cir_valid'] & covered[matched])
         if self.coe_head is not None:
             region = torch.einsum('bkt,btd->bkd', weights.to(grid.dtype), grid)  # [m, k, D]
             seen = box_seen & known[:, None]
             # share of the boxes in view the teacher was unsure of
             out['coe_below_threshold'] = ((seen & ~labels['coe_valid']).float().sum()
                                           / seen.float().sum().clamp(min=1))
-            valid = labels['coe_valid'] & seen
-            out.update(self.coe_head.loss(region.flatten(0, 1), labels['coe'].flatten(0, 1), valid.flatten()))
-        return out
+            targets['coe'] = (region.flatten(0, 1), labels['coe'].flatten(0, 1),
+                              (labels['coe_valid'] & seen).flatten())
+            targets['coe_seen'] = seen.flatten()  # the boxes in view
+        return targets, out
+
+    @torch.no_grad()
+    def alignment_agreement(self, inputs: dict, data_samples) -> Dict[str, int]:
+        """How often COE's and CIR's heads pick the teacher's top label, on pairs as given (a test
+        split: un-augmented images, whole boxes), each matched pair fused with its own image and
+        labelled by the teacher of :meth:`set_online_teacher` on that same view, whatever
+        ``label_source`` the student was trained with. Counts: ``{cir,coe}_rows`` (matched pairs;
+        their boxes in view), ``{cir,coe}_labelled`` (the teacher was confident), ``{cir,coe}_agree``
+        (the head's argmax is the teacher's, of the labelled ones). Call in eval mode."""
+        inputs, data_samples = self._with_images(inputs, data_samples)
+        if not self.needs_soft_labels:
+            raise ValueError('the model has neither a COE nor a CIR head')
+        counts = {f'{h}_{c}': 0 for h in ('cir', 'coe') if getattr(self, f'{h}_head') is not None
+                  for c in ('rows', 'labelled', 'agree')}
+        mask = inputs['attention_mask']
+        matched = torch.tensor([bool(s.match) for s in data_samples], device=mask.device).nonzero().squeeze(1)
+        if not len(matched):
+            return counts
+        labels = self._label_view(inputs['images'], data_samples, matched)
+        lower, visual = self.extract_feat(inputs)
+        fused = self.fusion.fuse(self.text_encoder, lower[matched], mask[matched], visual[matched],
+                                 torch.ones(len(matched), dtype=torch.bool, device=mask.device))
+        rows = torch.arange(len(matched), device=mask.device)
+        targets, out = self._alignment_targets(fused, rows, data_samples, matched, inputs['images'], labels,
+                                               'online')
+        for name in ('cir', 'coe'):
+            if name not in targets:
+                continue
+            feats, target, valid = targets[name]
+            head = getattr(self, f'{name}_head')
+            counts[f'{name}_rows'] += len(valid) if name == 'cir' else int(targets['coe_seen'].sum())
+            counts[f'{name}_labelled'] += int(valid.sum())
+            if valid.any():
+                counts[f'{name}_agree'] += int((head(feats[valid]).argmax(-1) == target[valid].argmax(-1)).sum())
+        return counts
 
     def set_soft_labels(self, index: Dict[str, int], coe: torch.Tensor, coe_valid: torch.Tensor,
                         cir: torch.Tensor, cir_valid: torch.Tensor):

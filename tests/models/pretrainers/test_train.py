@@ -136,6 +136,48 @@ def test_teacher_agreement_tool_function(cache_dir, teacher_dir):
     assert 0 <= out['agreement'] <= 1 and out['agreement_objects'] <= 2
 
 
+def test_student_agreement_counts_what_the_training_metric_counts(student, cache_dir, teacher_dir):
+    """--student-agreement on the 8 val pairs (2 images, one box each): every pair and box in view is
+    counted, threshold 0 labels them all, and the agreement equals the training path's own
+    coe/cir_agreement (model.loss with online labels, eval mode) on the same pairs."""
+    import importlib.util
+
+    from mmengine.runner import Runner
+
+    from pmu.utils.checkpoint import resolve_checkpoint
+    spec = importlib.util.spec_from_file_location('pretrain_eval', osp.join(REPO, 'tools', 'pretrain_eval.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    runner, work = student
+    options = {'custom_hooks.1.teacher_checkpoint': teacher_dir, 'model.pseudo_labels.threshold': 0.0}
+    cfg = small_config(STUDENT_CFG, cache_dir, osp.join(work, 'agreement'), **options)
+    out = tool.student_agreement(cfg, resolve_checkpoint(work))
+    assert out['pairs'] == 8 and out['threshold'] == 0.0
+    assert out['cir']['rows'] == 8 and out['cir']['labelled'] == 8  # threshold 0: every pair labelled
+    assert 1 <= out['coe']['rows'] <= 8 and out['coe']['labelled'] == out['coe']['rows']
+    # the training path's metric on the same pairs (one batch of 8) with the teacher's online labels
+    from pmu.pseudo_labels.soft_labeler import SoftPromptLabeler
+    model, source = runner.model, runner.model.label_source
+    labels_dir = osp.join(work, 'agreement_loss')
+    model.set_online_teacher(**SoftPromptLabeler.for_student(model, TEACHER_CFG, teacher_dir, cache_dir=labels_dir,
+                                                             summary_dir=labels_dir).online_teacher())
+    model.eval()
+    model.label_source = 'online'
+    try:
+        (batch, ) = list(Runner.build_dataloader(cfg.test_dataloader))
+        data = model.data_preprocessor(batch, False)
+        with torch.no_grad():
+            losses = model.loss(data['inputs'], data['data_samples'])
+    finally:
+        model.label_source = source
+        model.train()
+    agree = {'cir': float(losses['cir_agreement']) * float(losses['cir_labelled']) * 8,
+             'coe': float(losses['coe_agreement']) * out['coe']['labelled']}
+    assert out['cir']['agree'] == round(agree['cir'])
+    assert out['coe']['agree'] == round(agree['coe'])
+    assert out['cir']['agreement'] == pytest.approx(100 * out['cir']['agree'] / 8)
+
+
 def test_online_student_trains_against_a_frozen_teacher(cache_dir, teacher_dir, tmp_path):
     """label_source='online' with the teacher's learned temperature: two steps; the teacher stays as its
     checkpoint, in eval mode, out of the optimizer and the student's checkpoint; no pair is skipped for

@@ -157,6 +157,9 @@ def build_summary(study: Study, results: Dict[str, List[dict]],
         plan = data_plan(spec.config, spec.cfg_options)
         row['data'] = {str(r['seed']): r.get('data') or {s: empty_record(plan, s) for s in MEASURED_SPLITS}
                        for r in results.get(row['name'], []) if r.get('status') == 'ok'}
+        # the data columns count posts of annotation files: a row that trains on none (pre-training
+        # pairs of a pseudo-label cache) has no such count; a config that no longer loads may have had
+        row['reads_posts'] = plan is None or plan.ann_files.get('train') is not None
     ref = next((r for r in rows if r['name'] == study.reference), None)
     for row in rows:
         for split, per_key in row['metrics'].items():
@@ -269,7 +272,9 @@ def render_markdown(summary: dict) -> str:
     header = ['row', 'n', f'{metric} (val)', ref_col]
     if has_test:
         header += [f'{metric} (test)', f'{ref_col} (test)']
-    data_columns = [('images (train, val)', _images_cell)]
+    # studies written before 'reads_posts' was recorded: the columns, as then
+    reads_posts = any(r.get('reads_posts', True) for r in rows)
+    data_columns = [('images (train, val)', _images_cell)] if reads_posts else []
     if _has(rows, 'captions'):
         data_columns.append(('captions (train, val)', _captions_cell))
     if _has(rows, 'used'):
@@ -289,11 +294,12 @@ def render_markdown(summary: dict) -> str:
         cells += [_data_cell(row, cell) for _, cell in data_columns]
         cells.append(_per_seed(row, 'val', metric))
         lines.append('| ' + ' | '.join(cells) + ' |')
-    lines += ['', 'Images: posts with a readable image of the training and the validation split, as '
-              "the runs' logs counted them ('unknown': not recorded)"
-              + ('; captions: posts with a caption' if _has(rows, 'captions') else '')
-              + ('; trained on: the training subset (`dataset.indices`)' if _has(rows, 'used') else '')
-              + '.']
+    if reads_posts:
+        lines += ['', 'Images: posts with a readable image of the training and the validation split, as '
+                  "the runs' logs counted them ('unknown': not recorded)"
+                  + ('; captions: posts with a caption' if _has(rows, 'captions') else '')
+                  + ('; trained on: the training subset (`dataset.indices`)' if _has(rows, 'used') else '')
+                  + '.']
     for flag in summary.get('flags') or []:
         lines += ['', f'⚠ `{flag["row"]}`: {flag["reason"]}.']
 

@@ -168,6 +168,23 @@ def test_without_recorded_counts_the_data_as_it_is_now_decides(tmp_path):
                               for i, r in enumerate(study.rows)}) == []
 
 
+def test_a_pretraining_study_has_no_post_counts(tmp_path):
+    """Pre-training trains on the pairs of a pseudo-label cache, not on posts of an annotation file:
+    its table has no 'images' column of 'unknown' cells and no footnote about posts."""
+    pretrain = [('offline', 'configs/pretrain/promu_minilm-effnet_coco-mini.py'),
+                ('online', 'configs/pretrain/promu_minilm-effnet_coco-mini_online-labels.py')]
+    study = make_study(tmp_path, pretrain, reference='offline')
+    md = render_markdown(build_summary(study, {r.name: [result(r.name, 0, 29.9 + i)]
+                                               for i, r in enumerate(study.rows)}))
+    assert 'images (train, val)' not in md and 'unknown' not in md and 'posts' not in md
+    assert '| `online` | 1 | 30.90 ± 0.00 | +1.00 | 0: 30.90, 1: pending |' in md
+    # one row of a study on posts brings the column back, 'unknown' for what was not recorded
+    study = make_study(tmp_path, pretrain + [('promu', PROMU)], reference='offline')
+    md = render_markdown(build_summary(study, {r.name: [result(r.name, 0, 29.9 + i)]
+                                               for i, r in enumerate(study.rows)}))
+    assert '| images (train, val) |' in md and '| +2.00 | unknown |' in md
+
+
 # --------------------------------------------------------------------------- the recording
 
 def test_missing_log_lines_are_unknown_not_errors():

@@ -585,8 +585,16 @@ class PromuPretrainer(ThreeModeModel):
         matched = torch.tensor([bool(s.match) for s in data_samples], device=mask.device).nonzero().squeeze(1)
         if not len(matched):
             return counts
-        labels = self._label_view(inputs['images'], data_samples, matched)
-        lower, visual = self.extract_feat(inputs)
+        # a test split pairs each image with several captions (Flickr8k: 5): the teacher labels and the
+        # visual encoder encodes each distinct image once
+        images = inputs['images']
+        keep, index = distinct_images(images, [s.img_path for s in data_samples])
+        index = torch.as_tensor(index, device=mask.device)
+        labels = self._label_view(images[keep], [data_samples[i] for i in keep],
+                                  torch.arange(len(keep), device=mask.device))
+        labels = {key: value[index[matched]] for key, value in labels.items()}
+        lower = self._encode_text(inputs['input_ids'], mask)
+        visual = self.visual_encoder(images[keep])[index]
         fused = self.fusion.fuse(self.text_encoder, lower[matched], mask[matched], visual[matched],
                                  torch.ones(len(matched), dtype=torch.bool, device=mask.device))
         rows = torch.arange(len(matched), device=mask.device)

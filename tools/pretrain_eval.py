@@ -81,6 +81,7 @@ def student_agreement(cfg, checkpoint):
     ``SoftLabelHook``), in % of the pairs (CIR) and of their boxes in view (COE) the teacher labels."""
     from mmengine.runner import Runner
 
+    from pmu.pseudo_labels import read_vocabulary
     from pmu.pseudo_labels.soft_labeler import SoftPromptLabeler
     from pmu.registry import MODELS
     from pmu.utils.checkpoint import load_mapped_checkpoint
@@ -106,13 +107,24 @@ def student_agreement(cfg, checkpoint):
             progress.update()
     out = dict(pairs=len(loader.dataset), checkpoint=checkpoint, teacher=labeler.summary['teacher'],
                tau=labeler.summary['tau'], threshold=labeler.summary['threshold'])
-    for head, rows in (('cir', 'pairs'), ('coe', 'boxes in view')):
+    for head, rows, vocab in (('cir', 'pairs', model.relation_vocab), ('coe', 'boxes in view', model.entity_vocab)):
         if f'{head}_rows' not in totals:
             continue
         labelled, agree = totals[f'{head}_labelled'], totals[f'{head}_agree']
-        out[head] = dict(rows=totals[f'{head}_rows'], rows_are=rows, labelled=labelled,
-                         labelled_share=100 * labelled / max(totals[f'{head}_rows'], 1),
-                         agree=agree, agreement=100 * agree / labelled if labelled else None)
+        names = read_vocabulary(vocab)
+        teacher_top, student_top = totals[f'{head}_teacher_top'], totals[f'{head}_student_top']
+        majority = int(teacher_top.argmax())
+        out[head] = dict(
+            rows=totals[f'{head}_rows'], rows_are=rows, labelled=labelled,
+            labelled_share=100 * labelled / max(totals[f'{head}_rows'], 1),
+            agree=agree, agreement=100 * agree / labelled if labelled else None,
+            # what the agreement is to be read against: always answering the teacher's commonest label
+            teacher_majority=names[majority],
+            majority_share=100 * int(teacher_top[majority]) / labelled if labelled else None,
+            teacher_distinct_labels=int((teacher_top > 0).sum()),
+            student_distinct_labels=int((student_top > 0).sum()),
+            teacher_top5=[(names[i], int(teacher_top[i])) for i in teacher_top.argsort(descending=True)[:5]],
+            student_top5=[(names[i], int(student_top[i])) for i in student_top.argsort(descending=True)[:5]])
     return out
 
 

@@ -575,12 +575,19 @@ class PromuPretrainer(ThreeModeModel):
         labelled by the teacher of :meth:`set_online_teacher` on that same view, whatever
         ``label_source`` the student was trained with. Counts: ``{cir,coe}_rows`` (matched pairs;
         their boxes in view), ``{cir,coe}_labelled`` (the teacher was confident), ``{cir,coe}_agree``
-        (the head's argmax is the teacher's, of the labelled ones). Call in eval mode."""
+        (the head's argmax is the teacher's, of the labelled ones); ``{cir,coe}_teacher_top`` and
+        ``{cir,coe}_student_top``: how often each label is the teacher's / the head's argmax on the
+        labelled rows (``[V]`` counts). Call in eval mode."""
         inputs, data_samples = self._with_images(inputs, data_samples)
         if not self.needs_soft_labels:
             raise ValueError('the model has neither a COE nor a CIR head')
-        counts = {f'{h}_{c}': 0 for h in ('cir', 'coe') if getattr(self, f'{h}_head') is not None
-                  for c in ('rows', 'labelled', 'agree')}
+        counts = {}
+        for h in ('cir', 'coe'):
+            head = getattr(self, f'{h}_head')
+            if head is not None:
+                counts.update({f'{h}_{c}': 0 for c in ('rows', 'labelled', 'agree')})
+                counts.update({f'{h}_{c}': torch.zeros(head.num_classes, dtype=torch.long)
+                               for c in ('teacher_top', 'student_top')})
         mask = inputs['attention_mask']
         matched = torch.tensor([bool(s.match) for s in data_samples], device=mask.device).nonzero().squeeze(1)
         if not len(matched):
@@ -608,7 +615,10 @@ class PromuPretrainer(ThreeModeModel):
             counts[f'{name}_rows'] += len(valid) if name == 'cir' else int(targets['coe_seen'].sum())
             counts[f'{name}_labelled'] += int(valid.sum())
             if valid.any():
-                counts[f'{name}_agree'] += int((head(feats[valid]).argmax(-1) == target[valid].argmax(-1)).sum())
+                student, teacher = head(feats[valid]).argmax(-1), target[valid].argmax(-1)
+                counts[f'{name}_agree'] += int((student == teacher).sum())
+                for who, top in (('teacher', teacher), ('student', student)):
+                    counts[f'{name}_{who}_top'] += torch.bincount(top.cpu(), minlength=head.num_classes)
         return counts
 
     def set_soft_labels(self, index: Dict[str, int], coe: torch.Tensor, coe_valid: torch.Tensor,

@@ -176,6 +176,12 @@ def test_student_agreement_counts_what_the_training_metric_counts(student, cache
     assert out['cir']['agree'] == round(agree['cir'])
     assert out['coe']['agree'] == round(agree['coe'])
     assert out['cir']['agreement'] == pytest.approx(100 * out['cir']['agree'] / 8)
+    for head in ('cir', 'coe'):  # the teacher's commonest label, what the agreement is read against
+        top = out[head]['teacher_top5']
+        assert out[head]['teacher_majority'] == top[0][0]
+        assert out[head]['majority_share'] == pytest.approx(100 * top[0][1] / out[head]['labelled'])
+        assert sum(n for _, n in out[head]['student_top5']) <= out[head]['labelled']
+        assert 1 <= out[head]['student_distinct_labels'] <= out[head]['labelled']
 
 
 def test_online_student_trains_against_a_frozen_teacher(cache_dir, teacher_dir, tmp_path):

@@ -569,7 +569,7 @@ class PromuPretrainer(ThreeModeModel):
         return targets, out
 
     @torch.no_grad()
-    def alignment_agreement(self, inputs: dict, data_samples) -> Dict[str, int]:
+    def alignment_agreement(self, inputs: dict, data_samples) -> Dict[str, Union[int, torch.Tensor]]:
         """How often COE's and CIR's heads pick the teacher's top label, on pairs as given (a test
         split: un-augmented images, whole boxes), each matched pair fused with its own image and
         labelled by the teacher of :meth:`set_online_teacher` on that same view, whatever

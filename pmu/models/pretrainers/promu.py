@@ -524,8 +524,8 @@ class PromuPretrainer(ThreeModeModel):
         """What COE and CIR compare, for the matched pairs (arguments as :meth:`_alignment`, at least
         one matched pair): ``{'cir': (feats [m, D], labels [m, Vr], valid [m]), 'coe': (region
         features [m*k, D], labels [m*k, Ve], valid [m*k]), 'coe_seen': boxes in view [m*k]}`` (the heads
-        present), and the shares the
-        log reports (``cir_skipped_crop``, ``cir_below_threshold``, ``coe_below_threshold``)."""
+        present), and the shares the log reports (``cir_skipped_crop``, ``cir_below_threshold``,
+        ``coe_below_threshold``)."""
         device = matched.device
         image_hw = tuple(images.shape[-2:])
         samples = [data_samples[i] for i in matched.tolist()]
@@ -605,7 +605,7 @@ class PromuPretrainer(ThreeModeModel):
         fused = self.fusion.fuse(self.text_encoder, lower[matched], mask[matched], visual[matched],
                                  torch.ones(len(matched), dtype=torch.bool, device=mask.device))
         rows = torch.arange(len(matched), device=mask.device)
-        targets, out = self._alignment_targets(fused, rows, data_samples, matched, inputs['images'], labels,
+        targets, out = self._alignment_targets(fused, rows, data_samples, matched, images, labels,
                                                'online')
         for name in ('cir', 'coe'):
             if name not in targets:

@@ -64,7 +64,12 @@ def log_truncation(counts: TruncationCounts, logger, name: str) -> None:
                        f'sub-word; {fate}')
 
 
-def count_caption_segments(data_list, pipeline) -> Counter:
+class CaptionCounts(Counter):
+    """Samples per caption status; ``budget`` names the sub-word budget a ``'cut'`` caption was cut to."""
+    budget = 'max_length'
+
+
+def count_caption_segments(data_list, pipeline) -> CaptionCounts:
     """How each sample's caption fares in the pipeline's :class:`TokenizeWords` (``'whole'``,
     ``'cut'``, ``'dropped'``, ``'none'``), after its :class:`InsertEntityMarkers` where it has one, so
     the counts match what training and evaluation see."""
@@ -72,9 +77,11 @@ def count_caption_segments(data_list, pipeline) -> Counter:
     transforms = getattr(pipeline, 'transforms', [])
     tok = next((t for t in transforms if isinstance(t, TokenizeWords)), None)
     marker = next((t for t in transforms if isinstance(t, InsertEntityMarkers)), None)
-    counts = Counter()
+    counts = CaptionCounts()
     if tok is None:
         return counts
+    if tok.caption_segment == 'separate':
+        counts.budget = f'caption_max_length={tok.caption_max_length} (encoded apart from the post)'
     for info in data_list:
         words = info['words']
         if marker is not None:
@@ -84,10 +91,10 @@ def count_caption_segments(data_list, pipeline) -> Counter:
 
 
 def log_caption_segments(counts: Counter, logger, name: str) -> None:
-    """One line: captions encoded whole, cut to fit ``max_length``, dropped (the post left no room)."""
+    """One line: captions encoded whole, cut to fit their budget, dropped (the post left no room)."""
     with_caption = counts['whole'] + counts['cut'] + counts['dropped']
     if not with_caption:
         return
     line = (f'{name}: caption segment of {with_caption} samples: {counts["whole"]} whole, {counts["cut"]} cut to '
-            f'fit max_length, {counts["dropped"]} dropped (the post leaves no room)')
+            f'fit {getattr(counts, "budget", "max_length")}, {counts["dropped"]} dropped (the post leaves no room)')
     (logger.warning if counts['cut'] + counts['dropped'] else logger.info)(line)

@@ -98,7 +98,7 @@ def test_config_loads_complete(config):
     assert cfg.optim_wrapper.constructor == 'SummarizedOptimWrapperConstructor'
     model = cfg.model
     _registered(MODELS, model, 'model')
-    for key in ('text_encoder', 'visual_encoder', 'fusion', 'head', 'data_preprocessor'):
+    for key in ('text_encoder', 'visual_encoder', 'caption_encoder', 'fusion', 'head', 'data_preprocessor'):
         if model.get(key):
             _registered(MODELS, model[key], f'model.{key}')
     if model.type == 'MultimodalNER':
@@ -109,7 +109,9 @@ def test_config_loads_complete(config):
         assert tuple(model.text_encoder.extra_special_tokens) == tuple(cfg.entity_markers)
     if model.get('pretrained'):
         assert model.pretrained.checkpoint and model.pretrained.key_map
-        assert set(model.pretrained.key_map) >= {'text_encoder.', 'visual_encoder.'}
+        # every encoder the model has loads from the checkpoint
+        encoders = {f'{k}.' for k in ('text_encoder', 'visual_encoder') if model.get(k)}
+        assert encoders and set(model.pretrained.key_map) >= encoders
     for split in ('train', 'val', 'test'):
         loader = cfg[f'{split}_dataloader']
         if loader is None:  # e.g. pre-training without ITC: nothing to validate on

@@ -59,7 +59,8 @@ def complete_config(cfg: Config) -> Config:
       image);
     - ``tokenizing_steps``: ``tokenizer`` of ``TokenizeWords`` and
       ``InsertEntityMarkers`` from ``model.text_encoder.name_or_path``, and
-      their ``max_length`` from ``max_length``;
+      their ``max_length`` from ``max_length``; ``TokenizeWords``'
+      ``caption_segment='separate'`` when the model has a ``caption_encoder``;
     - ``pretraining_caches``: each dataset's ``cache_dir`` from ``cache_dir``;
       ``model.entity_vocab`` / ``model.relation_vocab`` from the train
       dataset's cache (``<cache_dir>/entity_vocab.txt``,
@@ -236,11 +237,13 @@ def text_only_pipelines(cfg: Config) -> None:
 @completion_step
 def tokenizing_steps(cfg: Config) -> None:
     """``tokenizer`` (from ``model.text_encoder.name_or_path``) and ``max_length`` (from ``max_length``)
-    of every ``TokenizeWords`` and ``InsertEntityMarkers`` step; a pipeline that inserts entity markers
-    needs ``model.text_encoder.extra_special_tokens``."""
+    of every ``TokenizeWords`` and ``InsertEntityMarkers`` step, and ``caption_segment='separate'`` of
+    ``TokenizeWords`` when the model reads the caption on its visual side (``model.caption_encoder``);
+    a pipeline that inserts entity markers needs ``model.text_encoder.extra_special_tokens``."""
     from pmu.registry import TRANSFORMS
     encoder = (_model(cfg) or {}).get('text_encoder')
     tokenizer = encoder.get('name_or_path') if isinstance(encoder, dict) else None
+    separate_caption = bool((_model(cfg) or {}).get('caption_encoder'))
     marks_entities = False
     for where, owner, key in _pipelines(cfg):
         for i, step in enumerate(owner[key]):
@@ -251,6 +254,12 @@ def tokenizing_steps(cfg: Config) -> None:
                   'model.text_encoder.name_or_path is not set', TRANSFORMS)
             _fill(step, 'max_length', f'{where}.{i}.max_length', cfg.get('max_length'),
                   'the config has no top-level `max_length` (the dataset base states it)', TRANSFORMS)
+            if separate_caption and step['type'] == 'TokenizeWords':
+                _fill(step, 'caption_segment', f'{where}.{i}.caption_segment', 'separate', '', TRANSFORMS)
+                if step['caption_segment'] != 'separate':
+                    raise ConfigError(f"{where}.{i}.caption_segment={step['caption_segment']!r}: the model reads "
+                                      "the caption on its visual side (model.caption_encoder), which needs the "
+                                      "caption encoded apart from the post; leave it out or set 'separate'")
     if marks_entities and isinstance(encoder, dict) and not encoder.get('extra_special_tokens'):
         raise ConfigError('model.text_encoder.extra_special_tokens is not set and cannot be derived: the '
                           'pipeline inserts entity markers but the config has no top-level `entity_markers`; '

@@ -11,8 +11,9 @@ class PackMultimodalInputs:
 
     ``inputs`` holds ``input_ids`` (LongTensor), ``token_type_ids`` (LongTensor
     when the sample has a caption segment for a model with segment embeddings,
-    else ``None``) and ``img`` (uint8 CHW tensor, or ``None`` when the sample
-    has no image).
+    else ``None``), ``img`` (uint8 CHW tensor, or ``None`` when the sample
+    has no image) and ``caption_ids`` (LongTensor of a caption encoded apart
+    from the post, ``TokenizeWords(caption_segment='separate')``, else ``None``).
 
     Args:
         meta_keys: copied into the data sample's metainfo.
@@ -33,7 +34,9 @@ class PackMultimodalInputs:
         types = results.get('token_type_ids')
         inputs = dict(
             input_ids=torch.tensor(results['input_ids'], dtype=torch.long), img=img,
-            token_type_ids=None if types is None else torch.tensor(types, dtype=torch.long))
+            token_type_ids=None if types is None else torch.tensor(types, dtype=torch.long),
+            caption_ids=None if results.get('caption_ids') is None else torch.tensor(results['caption_ids'],
+                                                                                    dtype=torch.long))
         sample = PMUDataSample(
             metainfo={k: results[k]
                       for k in self.meta_keys if k in results})

@@ -42,6 +42,13 @@ class TokenizeWords:
     none (``caption_status``: ``'whole'``, ``'cut'``, ``'dropped'``, or
     ``'none'`` without a caption; the dataset counts them).
 
+    With ``caption_segment='separate'`` the post is encoded alone and the
+    caption on its own (``[CLS] caption [SEP]``, at most
+    ``caption_max_length`` sub-words, ``caption_status`` ``'cut'`` beyond) as
+    ``caption_ids``: the input of a model that reads the caption on its
+    visual side (:class:`~pmu.models.encoders.CaptionVisualTokens`; pmu's
+    config completion sets this mode for such a model).
+
     Args:
         tokenizer: hub name, local folder or ``pkg:`` path of the encoder.
         max_length: sub-words per sample, special tokens included.
@@ -50,6 +57,9 @@ class TokenizeWords:
             (default); ``False`` leaves them out of the input (``word_ids``
             ``-1``, predicted ``O`` and still scored).
         use_caption: encode ``results['image_caption']`` when there is one (default).
+        caption_segment: ``'pair'`` (the second segment of the post's
+            encoding, default) or ``'separate'`` (``caption_ids``, see above).
+        caption_max_length: sub-words of a separate caption, special tokens included.
     """
 
     def __init__(self,
@@ -57,12 +67,18 @@ class TokenizeWords:
                  max_length: int = 128,
                  extra_special_tokens: Optional[Sequence[str]] = None,
                  unk_empty_words: bool = True,
-                 use_caption: bool = True):
+                 use_caption: bool = True,
+                 caption_segment: str = 'pair',
+                 caption_max_length: int = 64):
+        if caption_segment not in ('pair', 'separate'):
+            raise ValueError(f"TokenizeWords: caption_segment must be 'pair' or 'separate', got {caption_segment!r}")
         self.tokenizer_name = tokenizer
         self.max_length = max_length
         self.extra_special_tokens = tuple(extra_special_tokens or ())
         self.unk_empty_words = unk_empty_words
         self.use_caption = use_caption
+        self.caption_segment = caption_segment
+        self.caption_max_length = caption_max_length
 
     @property
     def tokenizer(self):
@@ -92,12 +108,17 @@ class TokenizeWords:
         full, words, empty, replaced = self._post_words(words)
         return self._fit(full, words, replaced), empty
 
+    def _caption_words(self, caption: Optional[str]) -> List[str]:
+        return caption.split() if (self.use_caption and isinstance(caption, str)) else []
+
     def encode_with_caption(self, words: Sequence[str], caption: Optional[str]):
         """``(encoding, words with no sub-word, caption status)``: the post, then the caption in
         the sub-words the post leaves free (see the class docstring)."""
-        caption_words = caption.split() if (self.use_caption and isinstance(caption, str)) else []
+        caption_words = self._caption_words(caption)
         if not caption_words:
             return (*self.encode_words(words), CAPTION_NONE)
+        if self.caption_segment == 'separate':
+            return (*self.encode_words(words), self.encode_caption(caption_words)[1])
         tok = self.tokenizer
         full, post, empty, replaced = self._post_words(words)
         # each word with no sub-word becomes one unknown token when replaced
@@ -112,6 +133,16 @@ class TokenizeWords:
         cut = kept >= room and len(tok(caption_words, is_split_into_words=True,
                                        add_special_tokens=False)['input_ids']) > room
         return enc, empty, CAPTION_CUT if cut else CAPTION_WHOLE
+
+    def encode_caption(self, caption_words: Sequence[str]) -> Tuple[List[int], str]:
+        """``(sub-word ids, status)`` of a caption encoded alone, within ``caption_max_length``."""
+        tok = self.tokenizer
+        full = tok(list(caption_words), is_split_into_words=True, truncation=False)['input_ids']
+        if len(full) <= self.caption_max_length:
+            return full, CAPTION_WHOLE
+        cut = tok(list(caption_words), is_split_into_words=True, truncation=True,
+                  max_length=self.caption_max_length)['input_ids']
+        return cut, CAPTION_CUT
 
     def subword_counts(self, words: Sequence[str]) -> List[int]:
         """Sub-words of each word as this transform gives them, special tokens and truncation aside
@@ -130,14 +161,25 @@ class TokenizeWords:
         return self.encode_words(words)[0]
 
     def __call__(self, results: dict) -> dict:
-        enc, _, status = self.encode_with_caption(results['words'], results.get('image_caption'))
+        caption_ids = None
+        if self.caption_segment == 'separate':
+            enc = self.encode_words(results['words'])[0]
+            caption_words = self._caption_words(results.get('image_caption'))
+            caption_ids, status = self.encode_caption(caption_words) if caption_words else (None, CAPTION_NONE)
+        else:
+            enc, _, status = self.encode_with_caption(results['words'], results.get('image_caption'))
         # the post is segment 0; a caption's sub-words have no word of the post
         sequence = enc.sequence_ids()
         word_ids = [w if s == 0 else None for w, s in zip(enc.word_ids(), sequence)]
         results['input_ids'] = enc['input_ids']
         results['word_ids'] = first_subword_index(word_ids, len(results['words']))
         results['caption_status'] = status
-        if status in (CAPTION_WHOLE, CAPTION_CUT) and 'token_type_ids' in self.tokenizer.model_input_names:
+        if caption_ids is not None:
+            results['caption_ids'] = caption_ids
+        else:
+            results.pop('caption_ids', None)
+        if self.caption_segment == 'pair' and status in (CAPTION_WHOLE, CAPTION_CUT) \
+                and 'token_type_ids' in self.tokenizer.model_input_names:
             results['token_type_ids'] = enc['token_type_ids']
         else:
             results.pop('token_type_ids', None)
@@ -146,4 +188,4 @@ class TokenizeWords:
     def __repr__(self):
         return (f'{type(self).__name__}(tokenizer={self.tokenizer_name!r}, '
                 f'max_length={self.max_length}, unk_empty_words={self.unk_empty_words}, '
-                f'use_caption={self.use_caption})')
+                f'use_caption={self.use_caption}, caption_segment={self.caption_segment!r})')

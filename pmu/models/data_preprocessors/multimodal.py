@@ -18,6 +18,10 @@ class MultimodalDataPreprocessor(BaseDataPreprocessor):
         ``token_type_ids``: ``[B, L]``, the segment of each sub-word (1 on a
         caption segment, 0 elsewhere and on padding), or ``None`` when no
         sample of the batch has one.
+        ``caption_ids`` / ``caption_mask``: ``[N, Lc]``, the captions encoded
+        apart from their posts (``TokenizeWords(caption_segment='separate')``)
+        of the ``N`` samples that have one, and ``has_caption [B]``; ``None``
+        when no sample of the batch has such a caption.
 
     Args:
         pad_token_id: the tokenizer's pad id (0 for BERT vocabularies).
@@ -34,13 +38,16 @@ class MultimodalDataPreprocessor(BaseDataPreprocessor):
         self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), False)
         self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), False)
 
+    def pad(self, ids: Sequence[torch.Tensor]):
+        """``[n, L]`` sub-word ids padded with ``pad_token_id`` and their attention mask."""
+        padded = torch.nn.utils.rnn.pad_sequence(list(ids), batch_first=True, padding_value=self.pad_token_id)
+        lengths = torch.tensor([len(x) for x in ids])
+        return padded, (torch.arange(padded.shape[1])[None] < lengths[:, None]).long()
+
     def forward(self, data: dict, training: bool = False) -> dict:
         inputs = data['inputs']
         ids: Sequence[torch.Tensor] = inputs['input_ids']
-        input_ids = torch.nn.utils.rnn.pad_sequence(
-            list(ids), batch_first=True, padding_value=self.pad_token_id)
-        lengths = torch.tensor([len(x) for x in ids])
-        attention_mask = (torch.arange(input_ids.shape[1])[None] < lengths[:, None]).long()
+        input_ids, attention_mask = self.pad(ids)
         imgs = inputs.get('img') or [None] * len(ids)
         has_image = torch.tensor([im is not None for im in imgs], dtype=torch.bool)
         images: Optional[torch.Tensor] = None
@@ -53,12 +60,19 @@ class MultimodalDataPreprocessor(BaseDataPreprocessor):
             for b, t in enumerate(types):
                 if t is not None:
                     token_type_ids[b, :len(t)] = t
+        captions = inputs.get('caption_ids') or [None] * len(ids)
+        has_caption = torch.tensor([c is not None for c in captions], dtype=torch.bool)
+        caption_ids = caption_mask = None
+        if has_caption.any():
+            caption_ids, caption_mask = self.pad([c for c in captions if c is not None])
         out = dict(
             input_ids=input_ids,
             attention_mask=attention_mask,
             has_image=has_image,
             images=images,
             token_type_ids=token_type_ids)
+        if caption_ids is not None:
+            out.update(caption_ids=caption_ids, caption_mask=caption_mask, has_caption=has_caption)
         out = self.cast_data(out)
         if out['images'] is not None:
             out['images'] = (out['images'].float() - self.mean) / self.std

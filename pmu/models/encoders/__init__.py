@@ -1,4 +1,5 @@
+from .caption import CaptionVisualTokens
 from .text import HFTextEncoder
 from .visual import EfficientNetLiteEncoder, HFVisionEncoder
 
-__all__ = ['EfficientNetLiteEncoder', 'HFTextEncoder', 'HFVisionEncoder']
+__all__ = ['CaptionVisualTokens', 'EfficientNetLiteEncoder', 'HFTextEncoder', 'HFVisionEncoder']

@@ -18,6 +18,13 @@ class MultimodalTaskModel(ThreeModeModel):
             ``HVPNetFusion``, ``UMTFusion`` or ``TextOnlyFusion``; what it takes
             from the encoders is filled in (:func:`pmu.models.fusion.build_fusion`).
         visual_encoder: ``None`` for a text-only model.
+        caption_encoder: the image's caption on the fusion's visual side, in
+            place of a visual encoder, e.g. ``dict(type='CaptionVisualTokens')``
+            (:class:`~pmu.models.encoders.CaptionVisualTokens`; its ``hidden``
+            is filled in). The fusion then fuses the post with its caption,
+            and a post without a caption runs its text alone. The pipeline
+            encodes the caption apart from the post (config completion sets
+            ``TokenizeWords(caption_segment='separate')``).
         pretrained: ``dict(checkpoint=..., key_map={...})``: initialise from a
             pmu pre-training checkpoint, with the keys renamed by prefix (see
             :func:`pmu.utils.checkpoint.load_mapped_checkpoint`).
@@ -29,11 +36,20 @@ class MultimodalTaskModel(ThreeModeModel):
                  visual_encoder: Optional[dict] = None,
                  pretrained: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
+                 caption_encoder: Optional[dict] = None,
                  init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if visual_encoder and caption_encoder:
+            raise ValueError('a model takes one visual side: set visual_encoder (the image) or caption_encoder '
+                             '(the caption in its place), not both')
         self.text_encoder = MODELS.build(text_encoder)
         self.visual_encoder = MODELS.build(visual_encoder) if visual_encoder else None
-        self.fusion = build_fusion(fusion, self.text_encoder, self.visual_encoder)
+        self.caption_encoder = None
+        if caption_encoder:
+            caption_encoder = dict(caption_encoder)
+            caption_encoder.setdefault('hidden', self.text_encoder.hidden_size)
+            self.caption_encoder = MODELS.build(caption_encoder)
+        self.fusion = build_fusion(fusion, self.text_encoder, self.visual_encoder or self.caption_encoder)
         self.pretrained = pretrained
 
     @property
@@ -47,11 +63,16 @@ class MultimodalTaskModel(ThreeModeModel):
 
     def extract_feat(self, inputs: dict) -> torch.Tensor:
         """Fused sub-word states ``[B, L, D]``."""
-        visual = None
-        has_image = inputs['has_image']
-        if self.visual_encoder is not None and inputs.get('images') is not None:
+        feats, has_visual = None, inputs['has_image']
+        if self.caption_encoder is not None:  # the caption on the visual side: the posts that have one
+            has_visual = inputs.get('has_caption', torch.zeros_like(has_visual))
+            if inputs.get('caption_ids') is not None:
+                feats = self.caption_encoder(self.text_encoder, inputs['caption_ids'], inputs['caption_mask'])
+        elif self.visual_encoder is not None and inputs.get('images') is not None:
             feats = self.visual_encoder(inputs['images'])  # [N, T, C], N = has_image.sum()
-            visual = feats.new_zeros((len(has_image), ) + feats.shape[1:])
-            visual[has_image] = feats
+        visual = None
+        if feats is not None:
+            visual = feats.new_zeros((len(has_visual), ) + feats.shape[1:])
+            visual[has_visual] = feats
         return self.fusion(self.text_encoder, inputs['input_ids'], inputs['attention_mask'], visual,
-                           has_image, inputs.get('token_type_ids')).text
+                           has_visual, inputs.get('token_type_ids')).text

@@ -207,8 +207,9 @@ def test_missing_log_lines_are_unknown_not_errors():
 
 
 def test_committed_studies_summarise_with_unknown_counts(tmp_path):
-    """The committed results hold result.json files only: every count is 'unknown', and the
-    orthogonality study's image-side rows are flagged from the data (here: without pictures)."""
+    """The committed results hold result.json files only: a count the run did not record is
+    'unknown' (a later run's recorded counts stand beside it, per seed), and the orthogonality
+    study's image-side rows are flagged from the data (here: without pictures)."""
     for name in ('orthogonality_minilm-effnet_twitter2017', 'captions_minilm_twitter2017'):
         shutil.copytree(osp.join(REPO, 'results', 'studies', name), tmp_path / name)
     env = dict(os.environ, OMP_NUM_THREADS='1', PMU_DATA_ROOT=str(imageless_demo(tmp_path)))
@@ -223,7 +224,7 @@ def test_committed_studies_summarise_with_unknown_counts(tmp_path):
     assert '| `promu` | 3 | 83.66 ± 0.05 | ref. | unknown |' in md
     md = (tmp_path / 'captions_minilm_twitter2017' / 'study.md').read_text()
     assert '| images (train, val) | captions (train, val) |' in md
-    assert '| ref. | unknown | — |' in md and '| +0.00 | unknown | unknown |' in md
+    assert '| ref. | 0: unknown; 1: 0/3373, 0/723 | — |' in md and '| +0.14 | unknown | unknown |' in md
     assert '⚠' not in md
     data = json.loads((tmp_path / 'captions_minilm_twitter2017' / 'study.json').read_text())
     assert data['rows'][1]['data']['0']['train'] == dict(file=None, posts=None, images=None,

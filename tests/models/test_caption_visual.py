@@ -151,3 +151,16 @@ def test_the_real_validation_split_through_the_config(mmlog):
     first = ds[0]
     assert first['inputs']['caption_ids'] is not None and first['inputs']['img'] is None
     assert first['inputs']['token_type_ids'] is None
+
+
+def test_inference_reads_the_caption_on_the_visual_side():
+    from pmu.apis import PMUInferencer
+    torch.manual_seed(0)
+    ner = PMUInferencer(osp.join(REPO, CAPVIS.format('umt')), random_weights=True, show_progress=False)
+    given, again, other, neither = ner([{'text': 'Kawhi Leonard wins the NBA fan vote', 'caption': CAPTION},
+                                        {'text': 'Kawhi Leonard wins the NBA fan vote', 'caption': CAPTION},
+                                        {'text': 'Kawhi Leonard wins the NBA fan vote', 'caption': 'a dog'},
+                                        {'text': 'Kawhi Leonard wins the NBA fan vote'}])
+    assert given['caption'] == CAPTION and given['caption_source'] == 'given' and not given['has_image']
+    assert 'no caption and no image given' in neither['note']
+    assert given['tag_scores'] == again['tag_scores'] != other['tag_scores'] != neither['tag_scores']

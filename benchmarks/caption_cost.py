@@ -4,7 +4,9 @@ One model (``--config``, default the lite text-only Twitter-2017 caption config,
 **random weights**, which cost the same time as trained ones) trains and predicts on the same real
 posts (the first ``--posts`` of the config's training split, in order, batch ``--batch-size``) in
 two alternating blocks (A B A B ...): with each post's caption as the second segment, and with
-``TokenizeWords(use_caption=False)`` (the very same posts without it). Each figure is the median
+``TokenizeWords(use_caption=False)`` (the very same posts without it). A config with the caption on
+the visual side (``configs/orthogonality/*_capvis-blip2.py``) measures that instead: the caption encoded
+apart and fused as visual tokens, against the same fusion running the post alone. Each figure is the median
 over ``--repeats`` blocks with its range; the ratio is taken per block pair (``benchmarks/_common.py``).
 Then the share of samples whose caption is cut to fit ``max_length`` (or dropped), for every
 caption source of ``configs/_base_/datasets/captions.py`` on the splits pmu has.
@@ -112,8 +114,11 @@ def main():
     model.init_weights()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     data = {name: build(cfg, on, args.posts) for name, on in (('caption', True), ('plain', False))}
-    lengths = {name: statistics.mean(len(s['inputs']['input_ids']) for s in samples)
-               for name, samples in data.items()}
+    # the caption's sub-words: in the post's encoding (second segment) or apart (visual side)
+    def subwords(inputs):
+        apart = inputs.get('caption_ids')
+        return len(inputs['input_ids']) + (0 if apart is None else len(apart))
+    lengths = {name: statistics.mean(subwords(s['inputs']) for s in samples) for name, samples in data.items()}
     train, infer = {}, {}
     for name, samples in data.items():
         train[name], infer[name] = blocks_for(model, optimizer, samples, args.batch_size)

@@ -65,8 +65,10 @@ def log_truncation(counts: TruncationCounts, logger, name: str) -> None:
 
 
 class CaptionCounts(Counter):
-    """Samples per caption status; ``budget`` names the sub-word budget a ``'cut'`` caption was cut to."""
+    """Samples per caption status; ``budget`` names the sub-word budget a ``'cut'`` caption was cut to,
+    ``apart`` whether captions are encoded apart from the post (then none is ever dropped for it)."""
     budget = 'max_length'
+    apart = False
 
 
 def count_caption_segments(data_list, pipeline) -> CaptionCounts:
@@ -82,6 +84,7 @@ def count_caption_segments(data_list, pipeline) -> CaptionCounts:
         return counts
     if tok.caption_segment == 'separate':
         counts.budget = f'caption_max_length={tok.caption_max_length} (encoded apart from the post)'
+        counts.apart = True
     for info in data_list:
         words = info['words']
         if marker is not None:
@@ -90,11 +93,14 @@ def count_caption_segments(data_list, pipeline) -> CaptionCounts:
     return counts
 
 
-def log_caption_segments(counts: Counter, logger, name: str) -> None:
-    """One line: captions encoded whole, cut to fit their budget, dropped (the post left no room)."""
+def log_caption_segments(counts: CaptionCounts, logger, name: str) -> None:
+    """One line: captions encoded whole, cut to fit their budget, and, where the caption shares the
+    post's sub-words, dropped because the post left no room."""
     with_caption = counts['whole'] + counts['cut'] + counts['dropped']
     if not with_caption:
         return
-    line = (f'{name}: caption segment of {with_caption} samples: {counts["whole"]} whole, {counts["cut"]} cut to '
-            f'fit {getattr(counts, "budget", "max_length")}, {counts["dropped"]} dropped (the post leaves no room)')
+    line = (f'{name}: caption segment of {with_caption} samples: {counts["whole"]} whole, '
+            f'{counts["cut"]} cut to fit {counts.budget}')
+    if not counts.apart:
+        line += f', {counts["dropped"]} dropped (the post left no room)'
     (logger.warning if counts['cut'] + counts['dropped'] else logger.info)(line)

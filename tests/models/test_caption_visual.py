@@ -52,10 +52,26 @@ def test_the_caption_is_encoded_apart_from_the_post():
     assert pieces == ['[CLS]', 'a', 'basketball', 'player', 'holding', 'a', 'trophy', '[SEP]']
     assert out['caption_status'] == 'cut'  # 9 words + 2 specials > 8
     assert apart(dict(words=WORDS, image_caption='a trophy'))['caption_status'] == 'whole'
+    exact = apart(dict(words=WORDS, image_caption='a basketball player holding a trophy'))  # 6 + 2 = 8
+    assert exact['caption_status'] == 'whole' and len(exact['caption_ids']) == 8
     none = apart(dict(words=WORDS, image_caption=None))
     assert none['caption_status'] == 'none' and 'caption_ids' not in none
     with pytest.raises(ValueError, match="'pair' or 'separate'"):
         TokenizeWords(MINILM, caption_segment='both')
+
+
+def test_the_log_counts_captions_cut_apart_and_never_dropped(tmp_path, mmlog):
+    from pmu.datasets import TwitterNERDataset
+    (tmp_path / 'valid.txt').write_text('IMGID:1\nKawhi\tB-PER\nwins\tO\n\nIMGID:2\nRain\tO\n\n')
+    (tmp_path / 'caps.txt').write_text(f'1.jpg :{CAPTION}\n2.jpg :a trophy\n')
+    TwitterNERDataset(ann_file='valid.txt', data_root=str(tmp_path), entity_types=('PER', ),
+                      captions=dict(type='CaptionFile', path='caps.txt'),
+                      pipeline=[dict(type='TokenizeWords', tokenizer=MINILM, max_length=8,
+                                     caption_segment='separate', caption_max_length=8)])
+    line = next(x for x in mmlog.lines if 'caption segment of' in x)
+    # a post of max_length 8 leaves no room for a second segment, but a caption apart has its own budget
+    assert line.endswith('caption segment of 2 samples: 1 whole, 1 cut to fit caption_max_length=8 '
+                         '(encoded apart from the post)')
 
 
 def test_caption_tokens_have_the_layout_of_a_visual_encoder(minilm):

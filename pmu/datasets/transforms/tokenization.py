@@ -135,14 +135,13 @@ class TokenizeWords:
         return enc, empty, CAPTION_CUT if cut else CAPTION_WHOLE
 
     def encode_caption(self, caption_words: Sequence[str]) -> Tuple[List[int], str]:
-        """``(sub-word ids, status)`` of a caption encoded alone, within ``caption_max_length``."""
-        tok = self.tokenizer
-        full = tok(list(caption_words), is_split_into_words=True, truncation=False)['input_ids']
-        if len(full) <= self.caption_max_length:
-            return full, CAPTION_WHOLE
-        cut = tok(list(caption_words), is_split_into_words=True, truncation=True,
-                  max_length=self.caption_max_length)['input_ids']
-        return cut, CAPTION_CUT
+        """``(sub-word ids, status)`` of a caption encoded alone, within ``caption_max_length``: one pass
+        of the tokenizer, whose overflow says whether it cut."""
+        enc = self.tokenizer(list(caption_words), is_split_into_words=True, truncation=True,
+                             max_length=self.caption_max_length, return_overflowing_tokens=True)
+        # a fast tokenizer splits an over-long input into several windows; the first is the caption kept
+        windows = enc['input_ids']
+        return list(windows[0]), (CAPTION_CUT if len(windows) > 1 else CAPTION_WHOLE)
 
     def subword_counts(self, words: Sequence[str]) -> List[int]:
         """Sub-words of each word as this transform gives them, special tokens and truncation aside

@@ -69,7 +69,7 @@ def test_the_log_counts_captions_cut_apart_and_never_dropped(tmp_path, mmlog):
                       pipeline=[dict(type='TokenizeWords', tokenizer=MINILM, max_length=8,
                                      caption_segment='separate', caption_max_length=8)])
     line = next(x for x in mmlog.lines if 'caption segment of' in x)
-    # a post of max_length 8 leaves no room for a second segment, but a caption apart has its own budget
+    # the caption's own budget is named, and no dropped count: a caption apart never competes with the post
     assert line.endswith('caption segment of 2 samples: 1 whole, 1 cut to fit caption_max_length=8 '
                          '(encoded apart from the post)')
 

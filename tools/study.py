@@ -20,6 +20,8 @@ def parse_args():
     parser.add_argument('--work-dir', help="where runs and results go, instead of the study config's "
                         'work_dir (default work_dirs/studies/<study file name>)')
     parser.add_argument('--only', help='comma-separated rows (or before steps) to run')
+    parser.add_argument('--seeds', help="comma-separated seeds to run of the rows' seeds, e.g. 0 "
+                        '(every row once first, more seeds later)')
     parser.add_argument('--reevaluate', action='store_true',
                         help='evaluate finished runs again with the current code (their training is '
                         'kept; the previous metrics stay in result.json under "previous")')
@@ -35,16 +37,27 @@ def parse_args():
     return parser.parse_args()
 
 
+def _seeds(text):
+    if not text:
+        return None
+    try:
+        return [int(s) for s in text.split(',') if s.strip()]
+    except ValueError:
+        raise ValueError(f'--seeds {text!r}: give whole numbers separated by commas, e.g. 0,1') from None
+
+
 def main():
     args = parse_args()
-    from pmu.apis.study import StudyRunner, check_only, load_study, write_summary
+    from pmu.apis.study import StudyRunner, check_only, check_seeds, load_study, write_summary
 
     only = [n.strip() for n in args.only.split(',') if n.strip()] if args.only else None
     try:
+        seeds = _seeds(args.seeds)
         study = load_study(args.study)
         if args.work_dir:
             study.work_dir = args.work_dir
         check_only(study, only)
+        check_seeds(study, only, seeds)
     except ValueError as e:  # a mistake in the study config: the message names it
         sys.exit(f'[study] {e}')
     if args.summarise:
@@ -58,9 +71,9 @@ def main():
                          tools_dir=osp.dirname(osp.abspath(__file__)), reevaluate=args.reevaluate,
                          in_process=False if args.subprocess else None)
     if args.dry_run:
-        runner.dry_run(only)
+        runner.dry_run(only, seeds)
         return 0
-    runner.run(only)
+    runner.run(only, seeds)
     if runner.failures:
         print(f'[study] failed: {", ".join(runner.failures)}', file=sys.stderr)
     return 1 if runner.failures else 0

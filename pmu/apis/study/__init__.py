@@ -17,7 +17,7 @@ By job: :mod:`.plan` reads the study config and lays out runs and commands,
 read), :mod:`.summary` builds the table and its flags.
 """
 from .plan import (LOG_FILE, RESULT_FILE, ROW_KEYS, SPLITS, STEP_KEYS, STUDY_KEYS, TRAIN_DONE_FILE, Row, Run,
-                   Step, Study, best_checkpoint, cfg_option_args, check_only, eval_command, expand_runs,
+                   Step, Study, best_checkpoint, cfg_option_args, check_only, check_seeds, eval_command, expand_runs,
                    expand_steps, format_option, last_checkpoint, load_study, substitute, train_command,
                    train_options)
 from .in_process import LogStream, failure_text, isolated_run
@@ -31,7 +31,7 @@ from .summary import (aggregate, build_summary, collect_results, collect_steps, 
 
 __all__ = [
     'LOG_FILE', 'RESULT_FILE', 'ROW_KEYS', 'SPLITS', 'STEP_KEYS', 'STUDY_KEYS', 'TRAIN_DONE_FILE', 'Row', 'Run',
-    'Step', 'Study', 'best_checkpoint', 'cfg_option_args', 'check_only', 'eval_command', 'expand_runs',
+    'Step', 'Study', 'best_checkpoint', 'cfg_option_args', 'check_only', 'check_seeds', 'eval_command', 'expand_runs',
     'expand_steps', 'format_option', 'last_checkpoint', 'load_study', 'substitute', 'train_command', 'train_options',
     'LogStream', 'failure_text', 'isolated_run',
     'IMAGE_SIDE_PREFIXES', 'IMAGE_STEPS', 'MEASURED_SPLITS', 'DataPlan', 'config_difference', 'data_plan',

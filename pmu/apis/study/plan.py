@@ -215,8 +215,9 @@ def _uses_step(options: dict, step: str) -> bool:
                for k, v in options.items() for s in _strings(v))
 
 
-def expand_runs(study: Study, only: Optional[Sequence[str]] = None) -> List[Run]:
-    """Every (row, seed) as a run; ``only`` keeps some rows.
+def expand_runs(study: Study, only: Optional[Sequence[str]] = None,
+                seeds: Optional[Sequence[int]] = None) -> List[Run]:
+    """Every (row, seed) as a run; ``only`` keeps some rows, ``seeds`` some seeds.
 
     Runs go seed by seed (every row's first seed, then every row's second,
     ...), rows in the order of the config: a study cut short still has every
@@ -226,7 +227,8 @@ def expand_runs(study: Study, only: Optional[Sequence[str]] = None) -> List[Run]
     runs = [(i, Run(name=row.name, seed=seed, config=row.config,
                     work_dir=osp.join(study.work_dir, row.name, f'seed{seed}'),
                     options=dict(row.cfg_options), test_options=row.test_options))
-            for row in study.rows if names is None or row.name in names for i, seed in enumerate(row.seeds)]
+            for row in study.rows if names is None or row.name in names for i, seed in enumerate(row.seeds)
+            if seeds is None or seed in seeds]
     return [run for _, run in sorted(runs, key=lambda item: item[0])]
 
 
@@ -258,6 +260,16 @@ def check_only(study: Study, only: Optional[Sequence[str]]) -> None:
     if unknown:
         raise ValueError(f'--only {unknown}: not a row or before step of {study.path} '
                          f'(known: {known})')
+
+
+def check_seeds(study: Study, only: Optional[Sequence[str]], seeds: Optional[Sequence[int]]) -> None:
+    """``--seeds`` may name only seeds that a selected row has."""
+    rows = [r for r in study.rows if not only or r.name in only]
+    known = sorted({seed for row in rows for seed in row.seeds})
+    unknown = [s for s in seeds or () if s not in known]
+    if unknown:
+        raise ValueError(f'--seeds {unknown}: no selected row of {study.path} has '
+                         f'{"this seed" if len(unknown) == 1 else "these seeds"} (their seeds: {known})')
 
 
 def last_checkpoint(work_dir: str) -> Optional[str]:

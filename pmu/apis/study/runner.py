@@ -22,6 +22,7 @@ from .plan import (
     Study,
     best_checkpoint,
     check_only,
+    check_seeds,
     eval_command,
     expand_runs,
     expand_steps,
@@ -299,10 +300,11 @@ class StudyRunner:
         result['test_split'] = ann_file or 'evaluated'
 
     # ---- the study
-    def dry_run(self, only: Optional[Sequence[str]] = None) -> List[str]:
+    def dry_run(self, only: Optional[Sequence[str]] = None, seeds: Optional[Sequence[int]] = None) -> List[str]:
         """The commands each run would execute next, without running anything."""
+        check_seeds(self.study, only, seeds)
         lines = []
-        for run in expand_steps(self.study, only) + expand_runs(self.study, only):
+        for run in expand_steps(self.study, only) + expand_runs(self.study, only, seeds):
             state = run_state(run)
             options = {k: substitute(v, self.study, dry_run=True) for k, v in run.options.items()}
             lines.append(f'# {run.label}: {state} ({run.work_dir})')
@@ -323,11 +325,13 @@ class StudyRunner:
             self._print(line)
         return lines
 
-    def run(self, only: Optional[Sequence[str]] = None) -> dict:
-        """Before steps, then every selected run; returns the summary (study.json)."""
+    def run(self, only: Optional[Sequence[str]] = None, seeds: Optional[Sequence[int]] = None) -> dict:
+        """Before steps, then every selected run (``only``: rows and steps, ``seeds``: seeds); returns
+        the summary (study.json), which covers the whole study."""
         check_only(self.study, only)
+        check_seeds(self.study, only, seeds)
         steps = expand_steps(self.study, only)
-        runs = expand_runs(self.study, only)
+        runs = expand_runs(self.study, only, seeds)
         os.makedirs(self.study.work_dir, exist_ok=True)
         self._total = len(steps) + len(runs)
         self.say(f'{self.study.path}: {len(steps)} before step(s), {len(runs)} run(s), '

@@ -20,6 +20,7 @@ from pmu.apis.study import (
     aggregate,
     build_summary,
     check_only,
+    check_seeds,
     eval_command,
     expand_runs,
     expand_steps,
@@ -251,6 +252,13 @@ def test_rows_seeds_options_expand_and_substitute(tmp_path):
     with pytest.raises(ValueError, match="'nope'"):
         check_only(study, ['plain', 'nope'])
 
+    # --seeds: the rows' runs of those seeds only, a seed no selected row has is refused
+    assert [r.label for r in expand_runs(study, seeds=[1])] == ['plain seed 1']
+    assert [r.label for r in expand_runs(study, ['init'], seeds=[5])] == ['init seed 5']
+    check_seeds(study, None, [0, 5])
+    with pytest.raises(ValueError, match=r'--seeds \[5\]: no selected row .* \(their seeds: \[0, 1\]\)'):
+        check_seeds(study, ['plain'], [5])
+
 
 @pytest.mark.parametrize('value,text', [
     (1, 'k=1'), (0.5, 'k=0.5'), (1e-05, 'k=1e-05'), (True, 'k=True'), (None, 'k=None'),
@@ -393,6 +401,30 @@ def test_runner_skips_resumes_retries_and_records_failures(tmp_path):
     assert '--resume' not in json.load(open(osp.join(wd, 'base', 'seed1', 'result.json')))[
         'commands']['train']
     assert run_state(expand_runs(study, ['base'])[0]) == 'skip'
+
+
+def test_seeds_run_every_row_once_now_and_the_other_seeds_later(tmp_path):
+    """``--seeds 0`` trains each row's seed 0 and no other; the summary still covers the whole study
+    (the other seeds pending), and a later ``--seeds 1`` adds them without touching seed 0."""
+    cfg = fake_model_config(tmp_path)
+    wd = str(tmp_path / 'wd')
+    study = load_study(study_file(tmp_path, f'''\
+        work_dir = {wd!r}
+        metric = 'acc'
+        seeds = [0, 1]
+        rows = [dict(name='a', config={cfg!r}), dict(name='b', config={cfg!r}, cfg_options={{'bonus': 1}})]
+    '''))
+    lines = []
+    summary = StudyRunner(study, tools_dir=fake_tools(tmp_path), printer=lines.append).run(seeds=[0])
+    assert sorted(os.listdir(osp.join(wd, 'a'))) == ['seed0'] and sorted(os.listdir(osp.join(wd, 'b'))) == ['seed0']
+    assert summary['counts'] == dict(summary['counts'], ok=2, pending=2)
+    assert any('0 before step(s), 2 run(s)' in line for line in lines)
+    summary = StudyRunner(study, tools_dir=fake_tools(tmp_path), printer=lines.append).run(seeds=[1])
+    assert [len(calls(osp.join(wd, r, 'seed0'))) for r in 'ab'] == [2, 2]  # train + val, once
+    assert {r['name']: r['mean'] for r in summary['rows']} == {'a': 80.5, 'b': 81.5}
+    r = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'study.py'), str(tmp_path / 'study.py'),
+                        '--seeds', '0,7', '--dry-run'], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and '--seeds [7]: no selected row' in r.stderr
 
 
 def test_failed_before_step_stops_the_study(tmp_path):

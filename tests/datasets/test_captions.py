@@ -91,6 +91,18 @@ def test_pair_encoding_keeps_tags_on_the_post():
     assert off['input_ids'] == alone['input_ids'] and off['caption_status'] == 'none'
 
 
+def test_a_caption_that_exactly_fills_the_room_is_whole_and_one_more_sub_word_is_cut():
+    """The pair encoding knows it cut from the tokenizer's overflow, in one pass: a caption of exactly the
+    sub-words the post leaves is whole, one sub-word more and it is cut, the post intact either way."""
+    t = TokenizeWords(MINILM, max_length=11)  # [CLS] the cat sat [SEP] + 5 caption sub-words + [SEP]
+    words = ['the', 'cat', 'sat']
+    whole = t(dict(words=words, image_caption=' '.join(['trophy'] * 5)))
+    cut = t(dict(words=words, image_caption=' '.join(['trophy'] * 6)))
+    assert whole['caption_status'] == 'whole' and cut['caption_status'] == 'cut'
+    assert whole['input_ids'] == cut['input_ids'] and len(cut['input_ids']) == 11
+    assert cut['word_ids'] == [1, 2, 3] and cut['token_type_ids'] == [0] * 5 + [1] * 6
+
+
 def test_the_caption_is_cut_before_the_post():
     caption = ' '.join(['trophy'] * 50)
     out = TokenizeWords(MINILM, max_length=16)(dict(words=POST, image_caption=caption))

@@ -79,3 +79,18 @@ def test_mre_markers_stay_in_the_post(steps):
         assert 0 < r['word_ids'][marker] < first_sep
     assert pieces[r['word_ids'][r['head_marker']]] == ENTITY_MARKERS[0]
     assert pieces[first_sep + 1:-1] == ['trophy'] * (24 - first_sep - 2)
+
+
+def test_mpnet_pair_encoding_fills_the_room_exactly_and_says_when_it_cut():
+    """MPNet's pair encoding (``<s> post </s></s> caption </s>``: three specials, no token types): a
+    caption of exactly the room is whole, one sub-word more is cut to the same 12 sub-words."""
+    from tests.models.conftest import require_real_mpnet
+    t = TokenizeWords(require_real_mpnet(), max_length=12)  # <s> the cat sat </s></s> + 5 + </s>
+    words = ['the', 'cat', 'sat']
+    whole = t(dict(words=words, image_caption=' '.join(['trophy'] * 5)))
+    cut = t(dict(words=words, image_caption=' '.join(['trophy'] * 6)))
+    assert (whole['caption_status'], cut['caption_status']) == ('whole', 'cut')
+    assert whole['input_ids'] == cut['input_ids'] and len(cut['input_ids']) == 12
+    pieces = t.tokenizer.convert_ids_to_tokens(cut['input_ids'])
+    assert pieces[4:6] == ['</s>', '</s>'] and pieces[6:11] == ['trophy'] * 5 and cut['word_ids'] == [1, 2, 3]
+    assert 'token_type_ids' not in cut

@@ -119,6 +119,7 @@ class TokenizeWords:
             return (*self.encode_words(words), CAPTION_NONE)
         if self.caption_segment == 'separate':
             return (*self.encode_words(words), self.encode_caption(caption_words)[1])
+        from transformers import BatchEncoding
         tok = self.tokenizer
         full, post, empty, replaced = self._post_words(words)
         # each word with no sub-word becomes one unknown token when replaced
@@ -127,12 +128,12 @@ class TokenizeWords:
         if room <= 0:
             return self._fit(full, post, replaced), empty, CAPTION_DROPPED
         enc = tok(post, caption_words, is_split_into_words=True, truncation='only_second',
-                  max_length=self.max_length)
-        kept = enc.sequence_ids().count(1)
-        # fewer caption sub-words than the room: nothing was cut; a full room may be an exact fit
-        cut = kept >= room and len(tok(caption_words, is_split_into_words=True,
-                                       add_special_tokens=False)['input_ids']) > room
-        return enc, empty, CAPTION_CUT if cut else CAPTION_WHOLE
+                  max_length=self.max_length, return_overflowing_tokens=True)
+        # one pass: a fast tokenizer puts what it cut off the caption into further windows, each with
+        # the whole post; the first window is the sample
+        first = BatchEncoding({k: v[0] for k, v in enc.items() if k != 'overflow_to_sample_mapping'},
+                              encoding=enc.encodings[0])
+        return first, empty, CAPTION_CUT if len(enc.encodings) > 1 else CAPTION_WHOLE
 
     def encode_caption(self, caption_words: Sequence[str]) -> Tuple[List[int], str]:
         """``(sub-word ids, status)`` of a caption encoded alone, within ``caption_max_length``: one pass

@@ -136,14 +136,20 @@ def test_one_visual_side_only():
                           head=dict(type='CRFTaggingHead')))
 
 
-@pytest.mark.parametrize('fusion', ('promu', 'hvpnet', 'umt'))
-def test_the_configs_read_captions_apart_and_no_image(fusion):
-    cfg = load_complete_config(osp.join(REPO, CAPVIS.format(fusion)))
+@pytest.mark.parametrize('config,fusion,dataset', [
+    (CAPVIS.format('promu'), 'SingleStreamFusion', 'twitter2017'),
+    (CAPVIS.format('hvpnet'), 'HVPNetFusion', 'twitter2017'),
+    (CAPVIS.format('umt'), 'UMTFusion', 'twitter2017'),
+    ('configs/orthogonality/umt_minilm_twitter2015_capvis-blip2.py', 'UMTFusion', 'twitter2015')])
+def test_the_configs_read_captions_apart_and_no_image(config, fusion, dataset):
+    cfg = load_complete_config(osp.join(REPO, config))
     assert cfg.model.visual_encoder is None and cfg.model.caption_encoder.type == 'CaptionVisualTokens'
+    assert cfg.model.fusion.type == fusion
     for loader in ('train_dataloader', 'val_dataloader'):
         steps = {s['type']: s for s in cfg[loader].dataset.pipeline}
         assert 'LoadImage' not in steps and steps['TokenizeWords']['caption_segment'] == 'separate'
-        assert cfg[loader].dataset.captions.path == 'captions/twitter2017_blip2.txt'
+        assert cfg[loader].dataset.captions.path == f'captions/{dataset}_blip2.txt'
+        assert cfg[loader].dataset.ann_file.startswith(f'{dataset}/')
 
 
 def test_a_pair_segment_beside_a_caption_encoder_is_refused(tmp_path):
